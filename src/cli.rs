@@ -1,0 +1,111 @@
+//! The command line as a person types it: clap structs with their environment variables.
+//! Nothing here is validated beyond its type; `config::Config` does that once, at start.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const DEFAULT_PORT: u16 = 5002;
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_DATA_DIR: &str = "./bookchat-data";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bookchat",
+    version,
+    about = "A self-hosted chat server in one file: messages land in SQLite, then on GitHub.",
+    long_about = "A self-hosted chat server in one file.\n\n\
+        Run `bookchat` (or `bookchat serve`) and open http://127.0.0.1:5002 in a browser.\n\
+        Every option can also be set through the environment variable shown beside it, or in a\n\
+        .env file in the working directory; flags win over both.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server (the default when no command is given).
+    Serve(ServeArgs),
+}
+
+/// Options of `bookchat serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Address to bind: 127.0.0.1 for this machine only, 0.0.0.0 or :: for everyone.
+    #[arg(long, env = "BOOKCHAT_HOST", default_value = DEFAULT_HOST)]
+    pub host: String,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// `production` adds HSTS, hides internal error detail and logs JSON.
+    #[arg(long = "env", env = "BOOKCHAT_ENV", value_enum, default_value_t = Environment::Development)]
+    pub environment: Environment,
+
+    /// Log line format [default: text, or json in production].
+    #[arg(long, env = "BOOKCHAT_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// Origins allowed to call the API from a browser: `*`, or a comma-separated list such as
+    /// `https://chat.example.org,https://example.org`.
+    #[arg(long, env = "BOOKCHAT_CORS_ORIGINS", default_value = "*")]
+    pub cors_origins: String,
+}
+
+/// Where the database lives; shared by every command that touches it.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Folder holding bookchat.db and backups/ (created when missing).
+    #[arg(long, env = "BOOKCHAT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_invocation_and_serve_take_the_same_flags() {
+        let bare = Cli::try_parse_from(["bookchat", "--port", "6000"]).unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.serve.port, 6000);
+        let sub = Cli::try_parse_from(["bookchat", "serve", "--port", "6001"]).unwrap();
+        match sub.command {
+            Some(Command::Serve(args)) => assert_eq!(args.port, 6001),
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_environment() {
+        assert!(Cli::try_parse_from(["bookchat", "--env", "staging"]).is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per subcommand, each with a `run` that `main` dispatches to.
+
+pub mod serve;

@@ -1,0 +1,146 @@
+//! The validated runtime configuration, built once at start from the parsed command line.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use hyper::header::HeaderValue;
+
+use crate::cli::{Environment, LogFormat, ServeArgs};
+use crate::db::DB_FILE;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("invalid host {0:?}: expected an IP address such as 127.0.0.1 or a resolvable name")]
+    Host(String),
+    #[error("invalid CORS origin {0:?}: expected `*` or origins like https://example.org")]
+    CorsOrigin(String),
+}
+
+/// Which browser origins may read API responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsPolicy {
+    Any,
+    /// Exact origins, kept as header values so a match is echoed back without re-encoding.
+    Origins(Vec<HeaderValue>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub environment: Environment,
+    pub log_format: LogFormat,
+    pub cors: CorsPolicy,
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
+        Ok(Config {
+            bind: resolve_bind(&args.host, args.port)?,
+            data_dir: args.data.data_dir.clone(),
+            environment: args.environment,
+            log_format: args.log_format.unwrap_or(match args.environment {
+                Environment::Production => LogFormat::Json,
+                Environment::Development => LogFormat::Text,
+            }),
+            cors: parse_cors(&args.cors_origins)?,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+}
+
+fn resolve_bind(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    let host = host.trim();
+    // `[::1]` is how people write IPv6 hosts in URLs; accept it here too.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    if bare.is_empty() {
+        return Err(ConfigError::Host(host.to_owned()));
+    }
+    (bare, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| ConfigError::Host(host.to_owned()))
+}
+
+fn parse_cors(raw: &str) -> Result<CorsPolicy, ConfigError> {
+    let raw = raw.trim();
+    if raw == "*" || raw.is_empty() {
+        return Ok(CorsPolicy::Any);
+    }
+    let mut origins = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let origin = origin.trim_end_matches('/');
+        let (scheme, rest) = origin
+            .split_once("://")
+            .ok_or_else(|| ConfigError::CorsOrigin(origin.to_owned()))?;
+        let valid_host =
+            !rest.is_empty() && !rest.contains('/') && !rest.contains(char::is_whitespace);
+        if !matches!(scheme, "http" | "https") || !valid_host {
+            return Err(ConfigError::CorsOrigin(origin.to_owned()));
+        }
+        let value = HeaderValue::from_str(origin)
+            .map_err(|_| ConfigError::CorsOrigin(origin.to_owned()))?;
+        origins.push(value);
+    }
+    Ok(CorsPolicy::Origins(origins))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_ip_addresses_and_bracketed_ipv6() {
+        assert_eq!(
+            resolve_bind("127.0.0.1", 5002).unwrap().to_string(),
+            "127.0.0.1:5002"
+        );
+        assert_eq!(resolve_bind("[::1]", 80).unwrap().to_string(), "[::1]:80");
+        assert_eq!(resolve_bind("0.0.0.0", 1).unwrap().to_string(), "0.0.0.0:1");
+    }
+
+    #[test]
+    fn rejects_unresolvable_hosts() {
+        assert!(matches!(resolve_bind("", 1), Err(ConfigError::Host(_))));
+        assert!(matches!(
+            resolve_bind("not a host!", 1),
+            Err(ConfigError::Host(_))
+        ));
+    }
+
+    #[test]
+    fn cors_star_means_any() {
+        assert_eq!(parse_cors("*").unwrap(), CorsPolicy::Any);
+    }
+
+    #[test]
+    fn cors_lists_are_trimmed_and_checked() {
+        let policy = parse_cors(" https://a.example , http://b.example:8080/ ").unwrap();
+        assert_eq!(
+            policy,
+            CorsPolicy::Origins(vec![
+                HeaderValue::from_static("https://a.example"),
+                HeaderValue::from_static("http://b.example:8080"),
+            ])
+        );
+        for bad in [
+            "a.example",
+            "ftp://a.example",
+            "https://",
+            "https://a.example/path",
+        ] {
+            assert!(parse_cors(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The schema as an ordered list of migrations, applied through `PRAGMA user_version`.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::DbError;
+
+/// Each entry moves the schema one version up; entry `i` yields `user_version = i + 1`.
+/// Never edit a released entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: messages. `id` is the rowid, so id order is insertion order; the partial index keeps
+    // "what still needs syncing" cheap however large the history grows.
+    "CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        content TEXT NOT NULL,
+        author TEXT,
+        created_at TEXT NOT NULL,
+        git_commit_hash TEXT,
+        synced INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX messages_created_at ON messages (created_at, id);
+    CREATE INDEX messages_unsynced ON messages (id) WHERE synced = 0;",
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to `SCHEMA_VERSION` in one transaction, so a crash mid-way leaves
+/// the old version intact. A database from a newer BookChat is refused, not touched.
+pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(DbError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        tx.execute_batch(sql)?;
+        log::info!("database migrated to schema version {}", index + 1);
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn fresh_database_gets_every_migration() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["messages_created_at", "messages_unsynced"]);
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO messages (content, created_at) VALUES ('kept', 'now')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, DbError::TooNew { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(err.to_string().contains("newer"), "{err}");
+        assert_eq!(version(&conn), SCHEMA_VERSION + 1);
+    }
+
+    #[test]
+    fn failed_migration_rolls_back() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A clashing table makes migration 1 fail half-way through.
+        conn.execute_batch("CREATE TABLE other (x); CREATE INDEX messages_unsynced ON other (x);")
+            .unwrap();
+        assert!(migrate(&mut conn).is_err());
+        assert_eq!(version(&conn), 0);
+        let has_messages: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'messages'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            has_messages, 0,
+            "the half-applied migration was rolled back"
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! The database handle: one writer thread that group-commits inserts, and a pool of readers
+//! used from `spawn_blocking`, so no SQLite call ever runs on the async reactor.
+
+mod migrations;
+pub mod queries;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+pub use migrations::{migrate, SCHEMA_VERSION};
+pub use queries::Page;
+
+use crate::message::{Message, NewMessage};
+use writer::WriteJob;
+
+pub const DB_FILE: &str = "bookchat.db";
+
+/// How long a connection waits on another's lock before giving up with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reader connections kept open between requests; more are opened under load and dropped.
+const IDLE_READERS: usize = 4;
+/// Inserts waiting for the writer before `insert` starts to wait (back-pressure).
+const WRITE_QUEUE: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database schema version {found} is newer than this bookchat understands \
+         (version {supported}); run a newer bookchat"
+    )]
+    TooNew { found: i64, supported: i64 },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database could not commit: {0}")]
+    Commit(String),
+    #[error("the database is shutting down")]
+    Closed,
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// A cheap, cloneable handle to the one database of this process.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: mpsc::Sender<WriteJob>,
+    // std Mutex: held only to pop or push a connection, never across an await or a query.
+    readers: Mutex<Vec<Connection>>,
+    // std Mutex: touched once, at shutdown, to take the handle and join the thread.
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database, then starts the writer thread.
+    /// Blocking: call it before serving or from `spawn_blocking`.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let mut conn = open_connection(path, OpenFlags::default())?;
+        // Migrate first: a database we must refuse is then left exactly as it was.
+        migrations::migrate(&mut conn)?;
+        // WAL lets readers run while the writer commits; the pragma answers with the mode.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!("database journal mode is {mode}, not WAL; readers may wait on writes");
+        }
+        let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("bookchat-db-writer".into())
+            .spawn(move || writer::run(conn, queue))
+            .map_err(|err| DbError::Task(format!("cannot start the writer thread: {err}")))?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                jobs,
+                readers: Mutex::new(Vec::new()),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// Stores a message. Resolves only after its transaction has committed to disk.
+    pub async fn insert(&self, message: NewMessage) -> Result<Message, DbError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(WriteJob::Insert { message, reply })
+            .await
+            .map_err(|_| DbError::Closed)?;
+        answer.await.map_err(|_| DbError::Closed)?
+    }
+
+    /// Runs `query` on a reader connection on the blocking pool.
+    pub async fn read<T, F>(&self, query: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.take_reader()?;
+            let result = query(&conn);
+            inner.give_back(conn);
+            result.map_err(DbError::from)
+        })
+        .await
+        .map_err(|err| DbError::Task(err.to_string()))?
+    }
+
+    /// True while the writer thread is accepting inserts.
+    pub fn is_writable(&self) -> bool {
+        !self.inner.jobs.is_closed()
+    }
+
+    /// Lets the writer finish what is queued, then joins it. Later inserts get `Closed`.
+    /// Blocking: call from `spawn_blocking` inside a runtime.
+    pub fn close(&self) {
+        // try_send can only fail if the queue is full (the stop is then queued by the
+        // blocking send) or the writer is already gone (nothing to stop).
+        if let Err(mpsc::error::TrySendError::Full(job)) = self.inner.jobs.try_send(WriteJob::Stop)
+        {
+            let _ = self.inner.jobs.blocking_send(job);
+        }
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            if handle.join().is_err() {
+                log::error!("the database writer thread panicked");
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> Result<Connection, DbError> {
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => open_connection(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if readers.len() < IDLE_READERS {
+            readers.push(conn);
+        }
+    }
+}
+
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, DbError> {
+    let open = |path: &Path| -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // FULL: a commit is on disk before it returns, so a 201 survives a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(conn)
+    };
+    open(path).map_err(|source| DbError::Open {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_message(text: &str) -> NewMessage {
+        NewMessage::parse(text, Some("tester")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn insert_then_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join(DB_FILE)).unwrap();
+        let first = db.insert(new_message("one")).await.unwrap();
+        let second = db.insert(new_message("two")).await.unwrap();
+        assert!(second.id > first.id);
+        assert!(!first.synced && first.git_commit_hash.is_none());
+        let listed = db
+            .read(|c| queries::list(c, Page::Newest, 50))
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![first.clone(), second.clone()]);
+        let after = db
+            .read(move |c| queries::list(c, Page::After(first.id), 50))
+            .await
+            .unwrap();
+        assert_eq!(after, vec![second.clone()]);
+        let before = db
+            .read(move |c| queries::list(c, Page::Before(second.id), 50))
+            .await
+            .unwrap();
+        assert_eq!(before.len(), 1);
+        assert_eq!(db.read(|c| queries::by_id(c, 999)).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn limits_keep_the_messages_nearest_the_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join(DB_FILE)).unwrap();
+        for i in 1..=10 {
+            db.insert(new_message(&format!("m{i}"))).await.unwrap();
+        }
+        let ids = |v: Vec<Message>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        let newest = db
+            .read(|c| queries::list(c, Page::Newest, 3))
+            .await
+            .unwrap();
+        assert_eq!(ids(newest), [8, 9, 10]);
+        let before = db
+            .read(|c| queries::list(c, Page::Before(8), 3))
+            .await
+            .unwrap();
+        assert_eq!(ids(before), [5, 6, 7]);
+        let after = db
+            .read(|c| queries::list(c, Page::After(2), 3))
+            .await
+            .unwrap();
+        assert_eq!(ids(after), [3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn inserts_after_close_are_refused_and_nothing_queued_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let db = Db::open(&path).unwrap();
+        let pending: Vec<_> = (0..50)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move { db.insert(new_message(&format!("m{i}"))).await })
+            })
+            .collect();
+        let mut stored = 0;
+        for task in pending {
+            stored += usize::from(task.await.unwrap().is_ok());
+        }
+        let closer = db.clone();
+        tokio::task::spawn_blocking(move || closer.close())
+            .await
+            .unwrap();
+        assert!(!db.is_writable());
+        assert!(matches!(
+            db.insert(new_message("late")).await,
+            Err(DbError::Closed)
+        ));
+        let reopened = Db::open(&path).unwrap();
+        let count = reopened
+            .read(|c| c.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)))
+            .await
+            .unwrap();
+        assert_eq!(count, stored as i64);
+        assert_eq!(stored, 50);
+    }
+}

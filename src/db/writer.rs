@@ -1,0 +1,97 @@
+//! The writer thread: it owns the only read-write connection and commits inserts in batches.
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::DbError;
+use crate::message::{Message, NewMessage};
+
+/// The most inserts one transaction carries; bounds the latency of the last one in a batch.
+const MAX_BATCH: usize = 512;
+
+pub(super) enum WriteJob {
+    Insert {
+        message: NewMessage,
+        reply: oneshot::Sender<Result<Message, DbError>>,
+    },
+    Stop,
+}
+
+type Pending = (NewMessage, oneshot::Sender<Result<Message, DbError>>);
+
+/// Waits for an insert, takes every other one already queued, and commits them together:
+/// one fsync for many messages, and each caller is answered only after that commit.
+pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
+    let mut batch: Vec<Pending> = Vec::new();
+    let mut stopping = false;
+    while !stopping {
+        let Some(first) = jobs.blocking_recv() else {
+            break;
+        };
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                WriteJob::Insert { message, reply } => batch.push((message, reply)),
+                WriteJob::Stop => stopping = true,
+            }
+            if batch.len() < MAX_BATCH && !stopping {
+                next = jobs.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit(&mut conn, &mut batch);
+        }
+    }
+    log::debug!("database writer stopped");
+}
+
+fn commit(conn: &mut Connection, batch: &mut Vec<Pending>) {
+    match insert_all(conn, batch.iter().map(|(message, _)| message)) {
+        Ok(stored) => {
+            for ((_, reply), message) in batch.drain(..).zip(stored) {
+                // The caller may have gone away (client hung up); the row is stored anyway.
+                let _ = reply.send(Ok(message));
+            }
+        }
+        Err(err) => {
+            log::error!("could not commit {} message(s): {err}", batch.len());
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(DbError::Commit(err.to_string())));
+            }
+        }
+    }
+}
+
+fn insert_all<'a>(
+    conn: &mut Connection,
+    messages: impl Iterator<Item = &'a NewMessage>,
+) -> rusqlite::Result<Vec<Message>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut stored = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO messages (content, author, created_at, synced) VALUES (?1, ?2, ?3, 0)",
+        )?;
+        for message in messages {
+            let created_at = now_rfc3339();
+            stmt.execute((message.content(), message.author(), &created_at))?;
+            stored.push(Message {
+                id: tx.last_insert_rowid(),
+                content: message.content().to_owned(),
+                author: message.author().map(str::to_owned),
+                created_at,
+                git_commit_hash: None,
+                synced: false,
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(stored)
+}
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-25T06:48:08.123Z`.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}

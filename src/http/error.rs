@@ -1,0 +1,95 @@
+//! `ApiError`: the one place that knows which status a failure gets and the `{"error": …}` shape.
+
+use hyper::header::{HeaderValue, ALLOW};
+use hyper::StatusCode;
+use serde_json::json;
+
+use super::Response;
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed; this path accepts {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("request body is larger than the {limit} byte limit")]
+    PayloadTooLarge { limit: usize },
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[from] DbError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The response a client sees. In production, internal detail (SQLite's words, paths)
+    /// stays in the log and the client gets a generic sentence.
+    pub fn into_response(self, production: bool) -> Response {
+        let status = self.status();
+        let message = match &self {
+            ApiError::Unavailable(err) => {
+                log::error!("request failed: {err}");
+                if production {
+                    "the database is unavailable; try again shortly".to_owned()
+                } else {
+                    self.to_string()
+                }
+            }
+            _ => self.to_string(),
+        };
+        let mut response = super::json(status, &json!({ "error": message }));
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn method_not_allowed_carries_allow() {
+        let response = ApiError::MethodNotAllowed { allow: "GET, HEAD" }.into_response(false);
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[ALLOW], "GET, HEAD");
+        assert!(body_json(response).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("GET"));
+    }
+
+    #[tokio::test]
+    async fn production_hides_internal_detail() {
+        let detail = "disk I/O error at /secret/path";
+        let err = || ApiError::Unavailable(DbError::Commit(detail.into()));
+        let dev = body_json(err().into_response(false)).await;
+        assert!(dev["error"].as_str().unwrap().contains(detail));
+        let prod = err().into_response(true);
+        assert_eq!(prod.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let prod = body_json(prod).await;
+        assert!(!prod["error"].as_str().unwrap().contains("secret"));
+    }
+}

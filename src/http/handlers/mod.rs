@@ -1,0 +1,5 @@
+//! Request handlers; each is `async fn(&AppState, Request) -> Result<Response, ApiError>`.
+
+pub mod assets;
+pub mod health;
+pub mod messages;

@@ -1,0 +1,129 @@
+//! The listener: accepts connections, serves each with hyper, and shuts down gracefully.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use super::service;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::Error;
+use crate::state::AppState;
+
+/// How long open connections get to finish their requests after a shutdown signal.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// A client must send its request headers within this time.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Creates the data directory, opens the database and binds the port.
+    pub async fn bind(config: Config) -> Result<Server, Error> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|err| {
+            Error::io(
+                format!("cannot create data directory {}", data_dir.display()),
+                err,
+            )
+        })?;
+        let db_path = config.db_path();
+        let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
+            .await
+            .map_err(|err| Error::io("database start-up failed", std::io::Error::other(err)))??;
+        let listener = match TcpListener::bind(config.bind).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                close_db(db.clone()).await;
+                return Err(bind_error(config.bind, err));
+            }
+        };
+        Ok(Server {
+            listener,
+            state: Arc::new(AppState::new(config, db)),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.config.bind)
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, drains open connections
+    /// (up to `DRAIN_DEADLINE`) and stops the database writer.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let state = Arc::clone(&self.state);
+                        let service = service_fn(move |req| {
+                            let state = Arc::clone(&state);
+                            async move { Ok::<_, Infallible>(service::handle(&state, req, peer).await) }
+                        });
+                        let connection = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(HEADER_READ_TIMEOUT)
+                            .serve_connection(TokioIo::new(stream), service);
+                        let connection = graceful.watch(connection);
+                        tokio::spawn(async move {
+                            if let Err(err) = connection.await {
+                                log::debug!("connection from {peer} ended: {err}");
+                            }
+                        });
+                    }
+                    // Out of file descriptors and the like: wait briefly rather than spin.
+                    Err(err) => {
+                        log::warn!("accept failed: {err}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut shutdown => break,
+            }
+        }
+        drop(self.listener);
+        log::info!("shutting down: draining open connections");
+        if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            log::warn!("some connections were still open after {DRAIN_DEADLINE:?}; closing them");
+        }
+        close_db(self.state.db.clone()).await;
+        log::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn close_db(db: Db) {
+    if tokio::task::spawn_blocking(move || db.close())
+        .await
+        .is_err()
+    {
+        log::error!("the database did not close cleanly");
+    }
+}
+
+fn bind_error(addr: SocketAddr, err: std::io::Error) -> Error {
+    let hint = match err.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (is another bookchat running? pick another with --port or PORT)"
+        }
+        std::io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
+        _ => "",
+    };
+    Error::io(format!("cannot listen on {addr}{hint}"), err)
+}

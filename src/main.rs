@@ -1,0 +1,30 @@
+//! Entry point: parse the command line, dispatch to a command, turn failure into an exit code.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use bookchat::cli::{Cli, Command};
+use bookchat::commands;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Real environment variables win: dotenvy never overwrites one that is already set.
+    if let Err(err) = dotenvy::dotenv() {
+        if !err.not_found() {
+            eprintln!("bookchat: cannot read .env: {err}");
+            return ExitCode::from(2);
+        }
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => commands::serve::run(cli.serve),
+        Some(Command::Serve(args)) => commands::serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bookchat: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
