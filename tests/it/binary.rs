@@ -1,0 +1,248 @@
+//! The real `bookchat` executable: help, version, start-up errors, embedded assets from any
+//! directory, `.env`, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::request;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bookchat");
+/// Variables that would leak the developer's own settings into these tests.
+const OWN_VARS: &[&str] = &[
+    "PORT",
+    "BOOKCHAT_HOST",
+    "BOOKCHAT_DATA_DIR",
+    "BOOKCHAT_ENV",
+    "BOOKCHAT_LOG_FORMAT",
+    "BOOKCHAT_CORS_ORIGINS",
+    "RUST_LOG",
+];
+
+fn bookchat(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(dir);
+    for var in OWN_VARS {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bookchat(dir).args(args).output().expect("run bookchat")
+}
+
+/// A running `bookchat serve` child, with its stderr lines forwarded to a channel.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    lines: mpsc::Receiver<String>,
+}
+
+fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running {
+    let mut command = bookchat(dir);
+    command
+        .env("PORT", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    configure(&mut command);
+    let mut child = command.spawn().expect("spawn bookchat");
+    let stderr = child.stderr.take().unwrap();
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    let addr = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("server logs its address within 20 s");
+        if let Some(url) = line.split("listening on http://").nth(1) {
+            // The line may be text or JSON; the address ends where its characters do.
+            let end = url
+                .find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))
+                .unwrap_or(url.len());
+            break url[..end].parse().expect("address in log line");
+        }
+    };
+    Running { child, addr, lines }
+}
+
+impl Running {
+    /// Sends SIGTERM and returns the exit status and the rest of the log.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let status = self.child.wait().expect("wait");
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (status, rest.join("\n"))
+    }
+}
+
+#[test]
+fn help_describes_commands_and_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "serve",
+        "--port",
+        "PORT",
+        "BOOKCHAT_DATA_DIR",
+        "--host",
+        "BOOKCHAT_CORS_ORIGINS",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+    let serve_help = run(dir.path(), &["serve", "--help"]);
+    assert!(serve_help.status.success());
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("bookchat {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn bad_configuration_exits_non_zero_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--host", "not a host!"],
+        vec!["--cors-origins", "ftp://x"],
+        vec!["--port", "70000"],
+        vec!["--env", "staging"],
+    ] {
+        let out = run(dir.path(), &args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!stderr.trim().is_empty(), "{args:?}: no reason given");
+    }
+    let out = run(dir.path(), &["--host", "not a host!"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("bookchat: "), "{stderr}");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(dir.path(), &["--port", &port]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("bookchat: ") && last.contains("in use"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serves_embedded_assets_from_an_empty_directory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(dir.path(), |_| {});
+    let page = request(server.addr, "GET", "/", &[], "").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("/static/app.js"));
+    let script = request(server.addr, "GET", "/static/app.js", &[], "").await;
+    assert_eq!(script.status, 200);
+    let on_disk =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/static/app.js")).unwrap();
+    assert_eq!(
+        script.body, on_disk,
+        "the binary serves the compiled-in copy"
+    );
+    let headers = [("content-type", "application/json")];
+    let posted = request(
+        server.addr,
+        "POST",
+        "/api/messages",
+        &headers,
+        r#"{"content":"hi"}"#,
+    )
+    .await;
+    assert_eq!(posted.status, 201);
+    assert!(
+        dir.path().join("bookchat-data/bookchat.db").is_file(),
+        "default data dir"
+    );
+
+    let (status, log) = server.terminate();
+    assert!(status.success(), "exit status {status:?}\n{log}");
+    assert!(log.contains("SIGTERM") && log.contains("stopped"), "{log}");
+}
+
+#[tokio::test]
+async fn access_log_names_method_path_status_and_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(dir.path(), |_| {});
+    request(server.addr, "GET", "/api/messages?limit=3", &[], "").await;
+    request(server.addr, "GET", "/missing", &[], "").await;
+    let (_, log) = server.terminate();
+    let line = log
+        .lines()
+        .find(|l| l.contains("/api/messages"))
+        .expect("access line");
+    assert!(
+        line.contains("GET") && line.contains(" 200 ") && line.contains("127.0.0.1"),
+        "{line}"
+    );
+    assert!(line.contains("ms"), "duration in {line}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("/missing") && l.contains(" 404 ")),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn dotenv_is_read_and_real_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "BOOKCHAT_DATA_DIR=from-dotenv\nBOOKCHAT_LOG_FORMAT=json\n",
+    )
+    .unwrap();
+    let server = spawn_server(dir.path(), |_| {});
+    assert!(dir.path().join("from-dotenv/bookchat.db").is_file());
+    let (status, log) = server.terminate();
+    assert!(status.success());
+    let line = log.lines().next().expect("a log line");
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("JSON log line from .env");
+    assert!(
+        parsed["message"].is_string() && parsed["level"].is_string(),
+        "{line}"
+    );
+
+    let server = spawn_server(dir.path(), |c| {
+        c.env("BOOKCHAT_DATA_DIR", "from-env");
+    });
+    assert!(dir.path().join("from-env/bookchat.db").is_file());
+    server.terminate();
+    let server = spawn_server(dir.path(), |c| {
+        c.env("BOOKCHAT_DATA_DIR", "from-env")
+            .arg("--data-dir")
+            .arg("from-flag");
+    });
+    assert!(
+        dir.path().join("from-flag/bookchat.db").is_file(),
+        "flags win over env"
+    );
+    server.terminate();
+}

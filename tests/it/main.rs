@@ -1,0 +1,10 @@
+//! The integration suite: real servers on real ports, a real SQLite file, real HTTP.
+
+mod api;
+mod assets;
+mod binary;
+mod browser;
+mod headers;
+mod persistence;
+mod support;
+mod webdriver;

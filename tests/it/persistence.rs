@@ -1,0 +1,56 @@
+//! What survives a restart, and what the database refuses to open.
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn messages_survive_a_restart_and_ids_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestServer::start_in(dir.path(), |_| {}).await;
+    let mut before = Vec::new();
+    for text in ["one", "two", "three"] {
+        before.push(first.post_message(text).await);
+    }
+    first.stop().await;
+    assert!(dir.path().join("bookchat.db").is_file());
+
+    let second = TestServer::start_in(dir.path(), |_| {}).await;
+    let listed = second.get("/api/messages").await.json();
+    assert_eq!(listed["messages"].as_array().unwrap(), &before);
+    let next = second.post_message("four").await;
+    assert_eq!(
+        next["id"].as_i64().unwrap(),
+        before[2]["id"].as_i64().unwrap() + 1
+    );
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn the_data_directory_is_created_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a/b/c");
+    let server = TestServer::start_in(&nested, |_| {}).await;
+    server.post_message("hello").await;
+    assert!(nested.join("bookchat.db").is_file());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_bookchat_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bookchat.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let config = bookchat::config::Config::from_args(&crate::support::args(dir.path())).unwrap();
+    let err = match bookchat::http::Server::bind(config).await {
+        Ok(_) => panic!("a newer schema must be refused"),
+        Err(err) => err.to_string(),
+    };
+    assert!(err.contains("newer") && err.contains("99"), "{err}");
+    assert!(
+        std::fs::read(&path).unwrap() == before,
+        "the refused file was modified"
+    );
+}

@@ -1,0 +1,205 @@
+//! Test harness: an in-process server on port 0 with its own data directory, and a minimal
+//! HTTP/1.1 client (hyper's) plus a raw-socket one for requests no client would send.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bookchat::cli::{DataArgs, Environment, ServeArgs};
+use bookchat::config::Config;
+use bookchat::http::Server;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{HeaderMap, HOST};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    // Kept so the directory lives as long as the server; `None` when the caller owns it.
+    _temp: Option<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), bookchat::error::Error>>>,
+}
+
+pub fn args(data_dir: &Path) -> ServeArgs {
+    ServeArgs {
+        port: 0,
+        host: "127.0.0.1".into(),
+        data: DataArgs {
+            data_dir: data_dir.to_owned(),
+        },
+        environment: Environment::Development,
+        log_format: None,
+        cors_origins: "*".into(),
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_in(temp.path(), adjust).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts on an existing directory (restart tests reuse one).
+    pub async fn start_in(data_dir: &Path, adjust: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        let mut args = args(data_dir);
+        adjust(&mut args);
+        let config = Config::from_args(&args).expect("valid test config");
+        let server = Server::bind(config).await.expect("server starts");
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            _temp: None,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Sends the shutdown signal and waits until the server has drained and closed.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result = tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .expect("server stops within 15 s");
+            result.expect("server task").expect("server ran cleanly");
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        request(self.addr, "GET", path, &[], "").await
+    }
+
+    pub async fn post_json(&self, body: &str) -> Reply {
+        let headers = [("content-type", "application/json")];
+        request(
+            self.addr,
+            "POST",
+            "/api/messages",
+            &headers,
+            body.to_owned(),
+        )
+        .await
+    }
+
+    /// Posts a valid message and returns the stored Message.
+    pub async fn post_message(&self, content: &str) -> serde_json::Value {
+        let body = serde_json::json!({ "content": content, "author": "it" }).to_string();
+        let reply = self.post_json(&body).await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        reply.json()
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header"))
+    }
+
+    /// Asserts the contract's error shape: JSON `{"error": "<non-empty text>"}`.
+    pub fn assert_error(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let message = self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error text: {}", self.text()))
+            .to_owned();
+        assert!(!message.is_empty());
+        message
+    }
+}
+
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, addr.to_string());
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let req = builder.body(Full::new(body.into())).expect("request");
+    let response = sender.send_request(req).await.expect("response");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        headers,
+        body: body.to_vec(),
+    }
+}
+
+/// Writes `bytes` as they are and reads what comes back until the server closes or a second
+/// passes without data: for requests a well-behaved client library would refuse to send.
+pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status code of the first response in a raw answer.
+pub fn raw_status(answer: &str) -> u16 {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {answer:?}"))
+}

@@ -1,0 +1,222 @@
+//! A minimal W3C WebDriver client for chromedriver: the few commands the browser tests use,
+//! as JSON over the same HTTP client as the other tests.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::request;
+
+/// The key WebDriver uses for element references in JSON.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub const ENTER: &str = "\u{E007}";
+pub const SHIFT: &str = "\u{E008}";
+/// Releases held modifier keys.
+pub const RELEASE: &str = "\u{E000}";
+
+pub struct Driver {
+    process: Child,
+    addr: SocketAddr,
+}
+
+pub struct Session {
+    driver: SocketAddr,
+    id: String,
+    _profile: tempfile::TempDir,
+}
+
+fn chromedriver_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMEDRIVER") {
+        return Some(PathBuf::from(path));
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join("chromedriver"))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Driver {
+    /// Starts chromedriver, or returns `None` with a printed notice when it is not installed.
+    /// Under `CI=true` a missing browser fails the test instead: CI must run these.
+    pub async fn start_or_skip(test: &str) -> Option<Driver> {
+        let Some(path) = chromedriver_path() else {
+            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(
+                !in_ci,
+                "CI=true but chromedriver is not installed: {test} cannot run"
+            );
+            eprintln!(
+                "SKIPPED {test}: chromedriver not found (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let process = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let driver = Driver {
+            process,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        driver.wait_ready().await;
+        Some(driver)
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                let status = request(self.addr, "GET", "/status", &[], "").await;
+                if status.json()["value"]["ready"] == true {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not become ready within 20 s");
+    }
+
+    /// A desktop-sized headless Chromium window.
+    pub async fn desktop(&self) -> Session {
+        self.session(1280, 900, None).await
+    }
+
+    /// A phone: headless windows cannot be narrower than 500 px, so the viewport is emulated.
+    pub async fn phone(&self, width: u32, height: u32) -> Session {
+        let metrics = json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } });
+        self.session(width.max(500), height, Some(metrics)).await
+    }
+
+    async fn session(&self, width: u32, height: u32, emulation: Option<Value>) -> Session {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.sort();
+        let mut options = json!({ "args": args });
+        if let Some(emulation) = emulation {
+            options["mobileEmulation"] = emulation;
+        }
+        if std::path::Path::new("/usr/bin/chromium").is_file() {
+            options["binary"] = json!("/usr/bin/chromium");
+        }
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": options } }
+        });
+        let reply = call(self.addr, "POST", "/session", Some(capabilities)).await;
+        let id = reply["sessionId"].as_str().expect("session id").to_owned();
+        Session {
+            driver: self.addr,
+            id,
+            _profile: profile,
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn call(driver: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let headers = [("content-type", "application/json")];
+    let reply = request(driver, method, path, &headers, body).await;
+    let value = reply.json()["value"].clone();
+    assert!(
+        reply.status < 300,
+        "WebDriver {method} {path} failed: {value}"
+    );
+    value
+}
+
+impl Session {
+    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        call(
+            self.driver,
+            method,
+            &format!("/session/{}{path}", self.id),
+            body,
+        )
+        .await
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
+    }
+
+    /// The element matching `css`; fails the test when there is none.
+    pub async fn find(&self, css: &str) -> String {
+        let found = self
+            .cmd(
+                "POST",
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .expect("element reference")
+            .to_owned()
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page.
+    pub async fn eval(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// Polls `script` until it returns `true`, failing after `timeout`.
+    pub async fn wait_until(&self, what: &str, script: &str, args: Value, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.eval(script, args.clone()).await == true {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn quit(self) {
+        self.cmd("DELETE", "", None).await;
+    }
+}
