@@ -1,502 +1,359 @@
-// BookChat client: renders the message log, polls for new messages and sync
-// status, and sends messages optimistically. Owns all behaviour of index.html.
-(function () {
-  "use strict";
+// BookChat entry module: owns page state, the message list, polling, load-older,
+// optimistic sending and the composer. Network calls live in api.js, DOM
+// building in render.js, browser storage in store.js.
+import { api, describeError } from "./api.js";
+import { buildMessage, fillMessage, setStatus, toast } from "./render.js";
+import { loadOwnIds, saveOwnIds, storeAuthor, storedAuthor } from "./store.js";
 
-  const POLL_MS = 5000;
-  const PAGE = 50;
-  const POLL_LIMIT = 200;
-  const MAX_CHARS = 2000;
-  const WARN_CHARS = 1800;
-  const MAX_ROWS = 6;
-  const BOTTOM_SLACK = 48; // px from the end that still counts as "at the bottom"
-  const AUTHOR_KEY = "bookchat.author";
-  const OWN_KEY = "bookchat.own";
+const POLL_MS = 5000;
+const PAGE = 50;
+const POLL_LIMIT = 200;
+const MAX_CHARS = 2000;
+const WARN_CHARS = 1800;
+const MAX_ROWS = 6;
+const BOTTOM_SLACK = 48; // px from the end that still counts as "at the bottom"
 
-  const $ = (id) => document.getElementById(id);
-  const ui = {
-    scroller: $("scroller"),
-    list: $("messages"),
-    loading: $("loading"),
-    loadingText: $("loading-text"),
-    empty: $("empty"),
-    loadOlder: $("load-older"),
-    pill: $("new-pill"),
-    form: $("composer"),
-    author: $("author"),
-    content: $("content"),
-    send: $("send"),
-    counter: $("counter"),
-    toasts: $("toasts"),
-  };
+const $ = (id) => document.getElementById(id);
+const ui = {
+  scroller: $("scroller"),
+  list: $("messages"),
+  loading: $("loading"),
+  loadingText: $("loading-text"),
+  empty: $("empty"),
+  loadOlder: $("load-older"),
+  pill: $("new-pill"),
+  form: $("composer"),
+  author: $("author"),
+  content: $("content"),
+  send: $("send"),
+  counter: $("counter"),
+};
 
-  const state = {
-    byId: new Map(), // server id -> {el, msg}; the single source of "already shown"
-    // Highest id seen in a list response. Polls ask for ids above this rather
-    // than above our own freshly posted id, so others' messages that landed
-    // in between are not skipped.
-    cursor: 0,
-    oldest: null, // lowest id shown; "load older" pages below it
-    ownIds: loadOwnIds(),
-    payloads: new WeakMap(), // pending element -> request body, kept for Retry
-    online: true,
-    outageToast: null,
-    ready: false,
-    polling: false,
-    pollTimer: 0,
-  };
+const state = {
+  byId: new Map(), // server id -> {el, msg}; the single source of "already shown"
+  // Highest id seen in a list response. Polls ask for ids above this rather
+  // than above our own freshly posted id, so others' messages that landed
+  // in between are not skipped.
+  cursor: 0,
+  oldest: null, // lowest id shown; "load older" pages below it
+  ownIds: loadOwnIds(),
+  payloads: new WeakMap(), // pending element -> request body, kept for Retry
+  ready: false,
+  polling: false,
+  pollTimer: 0,
+};
 
-  // ---------- storage (throws in some private modes; never let that break the app)
+function rememberOwn(id) {
+  state.ownIds.add(id);
+  saveOwnIds(state.ownIds);
+}
 
-  function safely(fn, fallback) {
-    try {
-      return fn();
-    } catch (err) {
-      return fallback;
+// ---------- message list
+
+function isOwn(msg) {
+  const name = ui.author.value.trim();
+  return state.ownIds.has(msg.id) || (name !== "" && msg.author === name);
+}
+
+// Turns an element into the rendering of a server-confirmed message.
+function applyServer(root, msg) {
+  root.dataset.id = String(msg.id);
+  delete root.dataset.pending;
+  fillMessage(root, msg);
+  setStatus(root, msg.synced ? "synced" : "saved", msg);
+  root.classList.toggle("own", isOwn(msg));
+  state.byId.set(msg.id, { el: root, msg });
+  state.oldest = state.oldest == null ? msg.id : Math.min(state.oldest, msg.id);
+}
+
+function updateExisting(msg) {
+  const entry = state.byId.get(msg.id);
+  const changed = entry.msg.synced !== msg.synced || entry.msg.git_commit_hash !== msg.git_commit_hash;
+  entry.msg = msg;
+  if (changed) setStatus(entry.el, msg.synced ? "synced" : "saved", msg);
+}
+
+// Server messages stay in id order, above any still-pending optimistic ones.
+function insertInOrder(node, id) {
+  let before = null;
+  for (let n = ui.list.lastElementChild; n; n = n.previousElementSibling) {
+    if (n.dataset.pending || Number(n.dataset.id) > id) before = n;
+    else break;
+  }
+  ui.list.insertBefore(node, before);
+}
+
+// Adds unseen messages and refreshes the marks of seen ones; returns how many were new.
+function mergeMessages(messages, animate) {
+  let added = 0;
+  for (const msg of messages) {
+    if (state.byId.has(msg.id)) {
+      updateExisting(msg);
+      continue;
     }
+    const node = buildMessage(msg);
+    if (animate) node.classList.add("is-new");
+    applyServer(node, msg);
+    insertInOrder(node, msg.id);
+    added++;
   }
+  return added;
+}
 
-  function loadOwnIds() {
-    return safely(() => new Set(JSON.parse(sessionStorage.getItem(OWN_KEY) || "[]")), new Set());
-  }
+function noteCursor(messages) {
+  for (const msg of messages) state.cursor = Math.max(state.cursor, msg.id);
+}
 
-  function rememberOwn(id) {
-    state.ownIds.add(id);
-    safely(() => sessionStorage.setItem(OWN_KEY, JSON.stringify([...state.ownIds].slice(-500))));
-  }
+function updateEmpty() {
+  ui.empty.hidden = !(state.ready && ui.list.childElementCount === 0);
+}
 
-  const storeAuthor = (name) => safely(() => localStorage.setItem(AUTHOR_KEY, name));
-  const storedAuthor = () => safely(() => localStorage.getItem(AUTHOR_KEY) || "", "");
+// ---------- scrolling
 
-  // ---------- network
+function isAtBottom() {
+  const s = ui.scroller;
+  return s.scrollHeight - s.scrollTop - s.clientHeight <= BOTTOM_SLACK;
+}
 
-  function httpError(status, message, retryAfter) {
-    return Object.assign(new Error(message), { status, retryAfter });
-  }
+function scrollToBottom() {
+  ui.scroller.scrollTop = ui.scroller.scrollHeight;
+  ui.pill.hidden = true;
+}
 
-  // Every request goes through here so outage/recovery toasts are decided in
-  // exactly one place (one toast per outage, however many requests fail).
-  async function api(path, options) {
-    let res;
-    try {
-      res = await fetch(path, Object.assign({ cache: "no-store", headers: { Accept: "application/json" } }, options));
-    } catch (err) {
-      setOnline(false);
-      throw httpError(0, "Can't reach the server.");
-    }
-    const body = await res.json().catch(() => null);
-    const message = (body && typeof body.error === "string" && body.error) || `Request failed (HTTP ${res.status}).`;
-    if (res.status >= 500) {
-      setOnline(false);
-      throw httpError(res.status, message);
-    }
-    setOnline(true);
-    if (!res.ok) throw httpError(res.status, message, res.headers.get("Retry-After"));
-    return body;
-  }
+// Runs a DOM change; follows it to the bottom only if the reader was already there.
+function keepBottom(change) {
+  const stick = isAtBottom();
+  const added = change();
+  if (stick) scrollToBottom();
+  else if (added > 0) ui.pill.hidden = false;
+}
 
-  function setOnline(online) {
-    if (online === state.online) return;
-    state.online = online;
-    if (online) {
-      if (state.outageToast) dismiss(state.outageToast); // stale now
-      toast("Reconnected", "ok");
-    } else {
-      state.outageToast = toast("Can't reach the server — retrying…", "error");
-    }
-  }
+// ---------- loading
 
-  // ---------- toasts
-
-  function toast(text, kind) {
-    const node = el("div", `toast toast-${kind || "info"}`, text);
-    node.setAttribute("role", kind === "error" ? "alert" : "status");
-    node.addEventListener("click", () => dismiss(node));
-    ui.toasts.append(node);
-    while (ui.toasts.childElementCount > 3) ui.toasts.firstElementChild.remove();
-    setTimeout(() => dismiss(node), kind === "error" ? 6000 : 3500);
-    return node;
-  }
-
-  function dismiss(node) {
-    if (!node.isConnected) return;
-    node.classList.add("leaving");
-    setTimeout(() => node.remove(), 300);
-  }
-
-  // ---------- rendering (user data only ever goes in via textContent / attributes)
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = text;
-    return node;
-  }
-
-  function buildMessage(msg) {
-    const root = el("div", "message");
-    const meta = el("div", "message-meta");
-    meta.append(el("span", "message-author"));
-    const footer = el("div", "message-footer");
-    footer.append(el("time", "message-time"), el("span", "message-status"));
-    root.append(meta, el("p", "message-content"), footer);
-    fillMessage(root, msg);
-    return root;
-  }
-
-  function fillMessage(root, msg) {
-    const author = root.querySelector(".message-author");
-    author.textContent = msg.author || "Anonymous";
-    author.classList.toggle("anonymous", !msg.author);
-    root.querySelector(".message-content").textContent = msg.content;
-    fillTime(root.querySelector(".message-time"), msg.created_at);
-  }
-
-  function fillTime(node, iso) {
-    const date = iso ? new Date(iso) : new Date();
-    if (Number.isNaN(date.getTime())) return;
-    node.dateTime = iso || date.toISOString();
-    node.textContent = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    node.title = date.toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
-  }
-
-  function setStatus(root, kind, msg) {
-    const status = root.querySelector(".message-status");
-    status.replaceChildren();
-    status.dataset.status = kind;
-    ["role", "aria-label", "title"].forEach((attr) => status.removeAttribute(attr));
-    root.classList.toggle("failed", kind === "failed");
-    if (kind === "sending") status.textContent = "Sending…";
-    else if (kind === "failed") status.append("Failed — ", retryButton());
-    else {
-      const synced = kind === "synced";
-      const hash = synced && msg.git_commit_hash ? msg.git_commit_hash.slice(0, 7) : "";
-      const label = synced ? "Synced to GitHub" : "Saved";
-      status.textContent = synced ? "✓✓" : "✓";
-      status.setAttribute("role", "img");
-      status.setAttribute("aria-label", label);
-      status.title = hash ? `${label} (commit ${hash})` : label;
-    }
-  }
-
-  function retryButton() {
-    const button = el("button", "retry", "Retry");
-    button.type = "button";
-    button.setAttribute("aria-label", "Retry sending this message");
-    return button;
-  }
-
-  function isOwn(msg) {
-    const name = ui.author.value.trim();
-    return state.ownIds.has(msg.id) || (name !== "" && msg.author === name);
-  }
-
-  // Turns an element into the rendering of a server-confirmed message.
-  function applyServer(root, msg) {
-    root.dataset.id = String(msg.id);
-    delete root.dataset.pending;
-    fillMessage(root, msg);
-    setStatus(root, msg.synced ? "synced" : "saved", msg);
-    root.classList.toggle("own", isOwn(msg));
-    state.byId.set(msg.id, { el: root, msg });
-    state.oldest = state.oldest == null ? msg.id : Math.min(state.oldest, msg.id);
-  }
-
-  function updateExisting(msg) {
-    const entry = state.byId.get(msg.id);
-    const changed = entry.msg.synced !== msg.synced || entry.msg.git_commit_hash !== msg.git_commit_hash;
-    entry.msg = msg;
-    if (changed) setStatus(entry.el, msg.synced ? "synced" : "saved", msg);
-  }
-
-  // Server messages stay in id order, above any still-pending optimistic ones.
-  function insertInOrder(node, id) {
-    let before = null;
-    for (let n = ui.list.lastElementChild; n; n = n.previousElementSibling) {
-      if (n.dataset.pending || Number(n.dataset.id) > id) before = n;
-      else break;
-    }
-    ui.list.insertBefore(node, before);
-  }
-
-  // Adds unseen messages and refreshes the marks of seen ones; returns how many were new.
-  function mergeMessages(messages, animate) {
-    let added = 0;
-    for (const msg of messages) {
-      if (state.byId.has(msg.id)) {
-        updateExisting(msg);
-        continue;
-      }
-      const node = buildMessage(msg);
-      if (animate) node.classList.add("is-new");
-      applyServer(node, msg);
-      insertInOrder(node, msg.id);
-      added++;
-    }
-    return added;
-  }
-
-  function noteCursor(messages) {
-    for (const msg of messages) state.cursor = Math.max(state.cursor, msg.id);
-  }
-
-  function updateEmpty() {
-    ui.empty.hidden = !(state.ready && ui.list.childElementCount === 0);
-  }
-
-  // ---------- scrolling
-
-  function isAtBottom() {
-    const s = ui.scroller;
-    return s.scrollHeight - s.scrollTop - s.clientHeight <= BOTTOM_SLACK;
-  }
-
-  function scrollToBottom() {
-    ui.scroller.scrollTop = ui.scroller.scrollHeight;
-    ui.pill.hidden = true;
-  }
-
-  // Runs a DOM change; follows it to the bottom only if the reader was already there.
-  function keepBottom(change) {
-    const stick = isAtBottom();
-    const added = change();
-    if (stick) scrollToBottom();
-    else if (added > 0) ui.pill.hidden = false;
-  }
-
-  // ---------- loading
-
-  async function loadInitial() {
-    try {
-      const data = await api("/api/messages");
-      const messages = (data && data.messages) || [];
-      mergeMessages(messages, false);
-      noteCursor(messages);
-      ui.loadOlder.hidden = messages.length < PAGE;
-      ui.loading.hidden = true;
-      ui.list.removeAttribute("aria-busy");
-      state.ready = true;
-      updateEmpty();
-      scrollToBottom();
-      document.body.dataset.ready = "1";
-    } catch (err) {
-      ui.loadingText.textContent = "Can't reach the server — retrying…";
-    }
-  }
-
-  async function pollNew() {
-    // Loop so a burst bigger than one page is drained without waiting 5 s per page.
-    for (let round = 0; round < 10; round++) {
-      const data = await api(`/api/messages?after=${state.cursor}&limit=${POLL_LIMIT}`);
-      const messages = (data && data.messages) || [];
-      keepBottom(() => mergeMessages(messages, true));
-      noteCursor(messages);
-      updateEmpty();
-      if (messages.length < POLL_LIMIT) return;
-    }
-  }
-
-  // `synced` flips later for messages already on screen; re-read the newest
-  // window that still contains unsynced ones and update their marks in place.
-  async function refreshUnsynced() {
-    let lowest = Infinity;
-    for (const [id, entry] of state.byId) if (!entry.msg.synced && id < lowest) lowest = id;
-    if (lowest === Infinity) return;
-    // With sync disabled everything stays unsynced; only re-check the newest window.
-    const after = Math.max(lowest - 1, state.cursor - POLL_LIMIT);
-    if (after >= state.cursor) return;
-    const data = await api(`/api/messages?after=${after}&limit=${POLL_LIMIT}`);
-    for (const msg of (data && data.messages) || []) {
-      if (state.byId.has(msg.id)) updateExisting(msg);
-    }
-  }
-
-  async function tick() {
-    if (state.polling) return;
-    state.polling = true;
-    try {
-      if (!state.ready) await loadInitial();
-      else {
-        await pollNew();
-        await refreshUnsynced();
-      }
-    } catch (err) {
-      // api() already reported the outage; the next tick simply tries again.
-    } finally {
-      state.polling = false;
-      clearTimeout(state.pollTimer);
-      state.pollTimer = setTimeout(tick, POLL_MS);
-    }
-  }
-
-  function pollSoon() {
-    clearTimeout(state.pollTimer);
-    tick();
-  }
-
-  async function loadOlder() {
-    if (state.oldest == null) return;
-    ui.loadOlder.disabled = true;
-    ui.list.setAttribute("aria-busy", "true");
-    try {
-      const data = await api(`/api/messages?before=${state.oldest}&limit=${PAGE}`);
-      const messages = (data && data.messages) || [];
-      const hadFocus = document.activeElement === ui.loadOlder;
-      keepReadingPosition(() => {
-        mergeMessages(messages, false);
-        ui.loadOlder.hidden = messages.length < PAGE;
-      });
-      // The focused button may just have vanished; don't drop focus to <body>.
-      if (hadFocus && ui.loadOlder.hidden) ui.list.focus({ preventScroll: true });
-    } catch (err) {
-      if (err.status >= 400 && err.status < 500) toast(err.message, "error");
-    } finally {
-      ui.loadOlder.disabled = false;
-      ui.list.removeAttribute("aria-busy");
-    }
-  }
-
-  // Runs a change above the viewport without moving what the reader is looking at.
-  function keepReadingPosition(change) {
-    const s = ui.scroller;
-    const fromBottom = s.scrollHeight - s.scrollTop;
-    change();
-    s.scrollTop = s.scrollHeight - fromBottom;
-  }
-
-  // ---------- sending
-
-  function contentLength(text) {
-    return [...text.trim()].length; // code points, like the server counts
-  }
-
-  function onSubmit(event) {
-    event.preventDefault();
-    const content = ui.content.value.trim();
-    const length = contentLength(content);
-    if (length === 0 || length > MAX_CHARS) return;
-    const author = ui.author.value.trim();
-    const payload = { content, author: author || null };
-    const node = buildMessage({ content, author: payload.author, created_at: null });
-    node.dataset.pending = "1";
-    node.classList.add("own", "is-new");
-    state.payloads.set(node, payload);
-    ui.list.append(node);
+async function loadInitial() {
+  try {
+    const data = await api("/api/messages");
+    const messages = (data && data.messages) || [];
+    mergeMessages(messages, false);
+    noteCursor(messages);
+    ui.loadOlder.hidden = messages.length < PAGE;
+    ui.loading.hidden = true;
+    ui.list.removeAttribute("aria-busy");
+    state.ready = true;
     updateEmpty();
-    ui.content.value = "";
-    updateComposer();
     scrollToBottom();
-    send(node);
+    document.body.dataset.ready = "1";
+  } catch (err) {
+    ui.loadingText.textContent = "Can't reach the server — retrying…";
   }
+}
 
-  async function send(node) {
-    const payload = state.payloads.get(node);
-    setStatus(node, "sending");
-    try {
-      const msg = await api("/api/messages", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(payload),
-      });
-      confirmSent(node, msg);
-    } catch (err) {
-      setStatus(node, "failed");
-      if (err.status >= 400 && err.status < 500) toast(describeError(err), "error");
+async function pollNew() {
+  // Loop so a burst bigger than one page is drained without waiting 5 s per page.
+  for (let round = 0; round < 10; round++) {
+    const data = await api(`/api/messages?after=${state.cursor}&limit=${POLL_LIMIT}`);
+    const messages = (data && data.messages) || [];
+    keepBottom(() => mergeMessages(messages, true));
+    noteCursor(messages);
+    updateEmpty();
+    if (messages.length < POLL_LIMIT) return;
+  }
+}
+
+// `synced` flips later for messages already on screen; re-read the newest
+// window that still contains unsynced ones and update their marks in place.
+async function refreshUnsynced() {
+  let lowest = Infinity;
+  for (const [id, entry] of state.byId) if (!entry.msg.synced && id < lowest) lowest = id;
+  if (lowest === Infinity) return;
+  // With sync disabled everything stays unsynced; only re-check the newest window.
+  const after = Math.max(lowest - 1, state.cursor - POLL_LIMIT);
+  if (after >= state.cursor) return;
+  const data = await api(`/api/messages?after=${after}&limit=${POLL_LIMIT}`);
+  for (const msg of (data && data.messages) || []) {
+    if (state.byId.has(msg.id)) updateExisting(msg);
+  }
+}
+
+async function tick() {
+  if (state.polling) return;
+  state.polling = true;
+  try {
+    if (!state.ready) await loadInitial();
+    else {
+      await pollNew();
+      await refreshUnsynced();
     }
+  } catch (err) {
+    // api() already reported the outage; the next tick simply tries again.
+  } finally {
+    state.polling = false;
+    clearTimeout(state.pollTimer);
+    state.pollTimer = setTimeout(tick, POLL_MS);
   }
+}
 
-  function describeError(err) {
-    const wait = Number(err.retryAfter);
-    if (err.status === 429 && wait > 0) return `${err.message} Try again in ${wait} s.`;
-    return err.message;
+function pollSoon() {
+  clearTimeout(state.pollTimer);
+  tick();
+}
+
+async function loadOlder() {
+  if (state.oldest == null) return;
+  ui.loadOlder.disabled = true;
+  ui.list.setAttribute("aria-busy", "true");
+  try {
+    const data = await api(`/api/messages?before=${state.oldest}&limit=${PAGE}`);
+    const messages = (data && data.messages) || [];
+    const hadFocus = document.activeElement === ui.loadOlder;
+    keepReadingPosition(() => {
+      mergeMessages(messages, false);
+      ui.loadOlder.hidden = messages.length < PAGE;
+    });
+    // The focused button may just have vanished; don't drop focus to <body>.
+    if (hadFocus && ui.loadOlder.hidden) ui.list.focus({ preventScroll: true });
+  } catch (err) {
+    if (err.status >= 400 && err.status < 500) toast(err.message, "error");
+  } finally {
+    ui.loadOlder.disabled = false;
+    ui.list.removeAttribute("aria-busy");
   }
+}
 
-  // The poll may already have rendered this id (it can race the 201); never show it twice.
-  function confirmSent(node, msg) {
-    rememberOwn(msg.id);
-    state.payloads.delete(node);
-    keepBottom(() => {
-      node.remove();
-      const existing = state.byId.get(msg.id);
-      if (existing) {
-        existing.el.classList.add("own");
-        updateExisting(msg);
-        return 0;
-      }
-      node.classList.remove("is-new"); // it is already visible; don't replay the entrance
-      applyServer(node, msg);
-      insertInOrder(node, msg.id);
+// Runs a change above the viewport without moving what the reader is looking at.
+function keepReadingPosition(change) {
+  const s = ui.scroller;
+  const fromBottom = s.scrollHeight - s.scrollTop;
+  change();
+  s.scrollTop = s.scrollHeight - fromBottom;
+}
+
+// ---------- sending
+
+function contentLength(text) {
+  return [...text.trim()].length; // code points, like the server counts
+}
+
+function onSubmit(event) {
+  event.preventDefault();
+  const content = ui.content.value.trim();
+  const length = contentLength(content);
+  if (length === 0 || length > MAX_CHARS) return;
+  const author = ui.author.value.trim();
+  const payload = { content, author: author || null };
+  const node = buildMessage({ content, author: payload.author, created_at: null });
+  node.dataset.pending = "1";
+  node.classList.add("own", "is-new");
+  state.payloads.set(node, payload);
+  ui.list.append(node);
+  updateEmpty();
+  ui.content.value = "";
+  updateComposer();
+  scrollToBottom();
+  send(node);
+}
+
+async function send(node) {
+  const payload = state.payloads.get(node);
+  setStatus(node, "sending");
+  try {
+    const msg = await api("/api/messages", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(payload),
+    });
+    confirmSent(node, msg);
+  } catch (err) {
+    setStatus(node, "failed");
+    if (err.status >= 400 && err.status < 500) toast(describeError(err), "error");
+  }
+}
+
+// The poll may already have rendered this id (it can race the 201); never show it twice.
+function confirmSent(node, msg) {
+  rememberOwn(msg.id);
+  state.payloads.delete(node);
+  keepBottom(() => {
+    node.remove();
+    const existing = state.byId.get(msg.id);
+    if (existing) {
+      existing.el.classList.add("own");
+      updateExisting(msg);
       return 0;
-    });
-  }
+    }
+    node.classList.remove("is-new"); // it is already visible; don't replay the entrance
+    applyServer(node, msg);
+    insertInOrder(node, msg.id);
+    return 0;
+  });
+}
 
-  function onRetryClick(event) {
-    const button = event.target.closest(".retry");
-    if (!button) return;
-    const node = button.closest(".message");
-    if (!node || !state.payloads.has(node)) return;
-    ui.content.focus(); // the button is about to be replaced by "Sending…"
-    send(node);
-  }
+function onRetryClick(event) {
+  const button = event.target.closest(".retry");
+  if (!button) return;
+  const node = button.closest(".message");
+  if (!node || !state.payloads.has(node)) return;
+  ui.content.focus(); // the button is about to be replaced by "Sending…"
+  send(node);
+}
 
-  // ---------- composer
+// ---------- composer
 
-  function updateComposer() {
-    const length = contentLength(ui.content.value);
-    ui.send.disabled = length === 0 || length > MAX_CHARS;
-    ui.counter.hidden = length <= WARN_CHARS;
-    ui.counter.textContent = `${length} / ${MAX_CHARS}`;
-    ui.counter.classList.toggle("over", length > MAX_CHARS);
-    keepBottom(() => {
-      autoGrow();
-      return 0;
-    });
-  }
+function updateComposer() {
+  const length = contentLength(ui.content.value);
+  ui.send.disabled = length === 0 || length > MAX_CHARS;
+  ui.counter.hidden = length <= WARN_CHARS;
+  ui.counter.textContent = `${length} / ${MAX_CHARS}`;
+  ui.counter.classList.toggle("over", length > MAX_CHARS);
+  keepBottom(() => {
+    autoGrow();
+    return 0;
+  });
+}
 
-  // Grows via the rows attribute rather than inline styles (CSP-friendly).
-  function autoGrow() {
-    const box = ui.content;
-    let rows = 1;
-    box.rows = rows;
-    while (box.scrollHeight > box.clientHeight && rows < MAX_ROWS) box.rows = ++rows;
-  }
+// Grows via the rows attribute rather than inline styles (CSP-friendly).
+function autoGrow() {
+  const box = ui.content;
+  let rows = 1;
+  box.rows = rows;
+  while (box.scrollHeight > box.clientHeight && rows < MAX_ROWS) box.rows = ++rows;
+}
 
-  function onKeyDown(event) {
-    // keyCode 229 covers IMEs that don't set isComposing on the confirming Enter.
-    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
-    event.preventDefault();
-    if (ui.send.disabled) return;
-    if (ui.form.requestSubmit) ui.form.requestSubmit();
-    else ui.send.click();
-  }
+function onKeyDown(event) {
+  // keyCode 229 covers IMEs that don't set isComposing on the confirming Enter.
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+  event.preventDefault();
+  if (ui.send.disabled) return;
+  if (ui.form.requestSubmit) ui.form.requestSubmit();
+  else ui.send.click();
+}
 
-  function onAuthorChange() {
-    storeAuthor(ui.author.value.trim());
-    for (const entry of state.byId.values()) entry.el.classList.toggle("own", isOwn(entry.msg));
-  }
+function onAuthorChange() {
+  storeAuthor(ui.author.value.trim());
+  for (const entry of state.byId.values()) entry.el.classList.toggle("own", isOwn(entry.msg));
+}
 
-  // ---------- start
+// ---------- start
 
-  function init() {
-    ui.author.value = storedAuthor();
-    ui.form.addEventListener("submit", onSubmit);
-    ui.content.addEventListener("input", updateComposer);
-    ui.content.addEventListener("keydown", onKeyDown);
-    ui.author.addEventListener("input", () => storeAuthor(ui.author.value.trim()));
-    ui.author.addEventListener("change", onAuthorChange);
-    ui.list.addEventListener("click", onRetryClick);
-    ui.loadOlder.addEventListener("click", loadOlder);
-    ui.pill.addEventListener("click", scrollToBottom);
-    ui.scroller.addEventListener("scroll", () => {
-      if (isAtBottom()) ui.pill.hidden = true;
-    }, { passive: true });
-    document.addEventListener("visibilitychange", () => {
-      if (!document.hidden) pollSoon();
-    });
-    window.addEventListener("online", pollSoon);
-    updateComposer();
-    tick();
-  }
+function init() {
+  ui.author.value = storedAuthor();
+  ui.form.addEventListener("submit", onSubmit);
+  ui.content.addEventListener("input", updateComposer);
+  ui.content.addEventListener("keydown", onKeyDown);
+  ui.author.addEventListener("input", () => storeAuthor(ui.author.value.trim()));
+  ui.author.addEventListener("change", onAuthorChange);
+  ui.list.addEventListener("click", onRetryClick);
+  ui.loadOlder.addEventListener("click", loadOlder);
+  ui.pill.addEventListener("click", scrollToBottom);
+  ui.scroller.addEventListener("scroll", () => {
+    if (isAtBottom()) ui.pill.hidden = true;
+  }, { passive: true });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) pollSoon();
+  });
+  window.addEventListener("online", pollSoon);
+  updateComposer();
+  tick();
+}
 
-  init();
-})();
+init();

@@ -13,8 +13,8 @@ async fn index_is_html_with_no_inline_script_or_style() {
     );
     let html = reply.text().to_ascii_lowercase();
     assert!(
-        html.contains("<script src=\"/static/app.js\""),
-        "loads the app script"
+        html.contains("<script type=\"module\" src=\"/static/app.js\""),
+        "loads the app as a module"
     );
     assert!(html.contains("/static/app.css"), "loads the stylesheet");
     // The CSP forbids inline code, so any inline script or handler would silently not run.
@@ -40,6 +40,9 @@ async fn static_files_have_types_etags_and_cache_policy() {
     let server = TestServer::start().await;
     for (path, content_type) in [
         ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/api.js", "text/javascript; charset=utf-8"),
+        ("/static/render.js", "text/javascript; charset=utf-8"),
+        ("/static/store.js", "text/javascript; charset=utf-8"),
         ("/static/app.css", "text/css; charset=utf-8"),
         ("/static/favicon.svg", "image/svg+xml; charset=utf-8"),
     ] {

@@ -92,6 +92,21 @@ async fn chat_in_the_browser_typing_enter_and_live_updates() {
         )
         .await;
     assert_eq!(order, json!([1, 2, 3]), "shown once each, in id order");
+
+    // A second browser joins: it sees the history, and the two chat both ways.
+    let bob = driver.desktop().await;
+    open_page(&bob, &server).await;
+    wait_shown(&bob, "Hello from the browser", Duration::from_secs(5)).await;
+    bob.type_into("#author", "Bob").await;
+    bob.type_into("#content", &format!("Bob's browser says hi{ENTER}"))
+        .await;
+    wait_shown(&bob, "Bob's browser says hi", Duration::from_secs(10)).await;
+    wait_shown(&session, "Bob's browser says hi", Duration::from_secs(7)).await;
+    session
+        .type_into("#content", &format!("Alice answers{ENTER}"))
+        .await;
+    wait_shown(&bob, "Alice answers", Duration::from_secs(7)).await;
+    bob.quit().await;
     session.quit().await;
 }
 

@@ -1,0 +1,49 @@
+// BookChat server access: the fetch wrapper, HTTP error shaping, and the
+// online/offline state that decides the outage and "Reconnected" toasts.
+import { toast, dismiss } from "./render.js";
+
+let online = true;
+let outageToast = null;
+
+function httpError(status, message, retryAfter) {
+  return Object.assign(new Error(message), { status, retryAfter });
+}
+
+// Every request goes through here so outage/recovery toasts are decided in
+// exactly one place (one toast per outage, however many requests fail).
+export async function api(path, options) {
+  let res;
+  try {
+    res = await fetch(path, Object.assign({ cache: "no-store", headers: { Accept: "application/json" } }, options));
+  } catch (err) {
+    setOnline(false);
+    throw httpError(0, "Can't reach the server.");
+  }
+  const body = await res.json().catch(() => null);
+  const message = (body && typeof body.error === "string" && body.error) || `Request failed (HTTP ${res.status}).`;
+  if (res.status >= 500) {
+    setOnline(false);
+    throw httpError(res.status, message);
+  }
+  setOnline(true);
+  if (!res.ok) throw httpError(res.status, message, res.headers.get("Retry-After"));
+  return body;
+}
+
+function setOnline(next) {
+  if (next === online) return;
+  online = next;
+  if (next) {
+    if (outageToast) dismiss(outageToast); // stale now
+    toast("Reconnected", "ok");
+  } else {
+    outageToast = toast("Can't reach the server — retrying…", "error");
+  }
+}
+
+// Text for a 4xx shown to the user; a 429 also says how long to wait.
+export function describeError(err) {
+  const wait = Number(err.retryAfter);
+  if (err.status === 429 && wait > 0) return `${err.message} Try again in ${wait} s.`;
+  return err.message;
+}
