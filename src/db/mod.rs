@@ -192,6 +192,27 @@ mod tests {
         NewMessage::parse(text, Some("tester")).unwrap()
     }
 
+    #[test]
+    fn connections_are_durable_and_patient() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let db = Db::open(&path).unwrap();
+        let conn = open_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+        };
+        // 2 = FULL: every commit is synced to disk before it returns.
+        assert_eq!(pragma("synchronous"), "Integer(2)");
+        assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        // WAL is a property of the file, set by the writer when it opened it.
+        assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
+        db.close();
+    }
+
     #[tokio::test]
     async fn insert_then_read_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
