@@ -6,5 +6,6 @@ mod binary;
 mod browser;
 mod headers;
 mod persistence;
+mod shutdown;
 mod support;
 mod webdriver;
