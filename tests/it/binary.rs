@@ -82,7 +82,12 @@ impl Running {
             .expect("kill");
         assert!(sent.success());
         let status = self.child.wait().expect("wait");
-        let rest: Vec<String> = self.lines.try_iter().collect();
+        // The reader thread may still be forwarding the last lines; the channel closes when
+        // it reaches the end of stderr, which the exit guarantees soon.
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            rest.push(line);
+        }
         (status, rest.join("\n"))
     }
 }
