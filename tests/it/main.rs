@@ -4,6 +4,7 @@ mod api;
 mod assets;
 mod binary;
 mod browser;
+mod fake_github;
 mod headers;
 mod persistence;
 mod shutdown;

@@ -1,0 +1,393 @@
+//! The fake's HTTP side: a thread and runtime of its own, a task per connection, and the
+//! pipeline each request goes through (outage, fault, auth, rate limit, route, latency, log).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::AUTHORIZATION;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+use super::git::{unix_now, Repo};
+use super::routes::{error, route, Answer, Call};
+use super::{Fault, Recorded};
+
+pub const RATE_LIMIT: u32 = 5000;
+const RATE_WINDOW_SECS: u64 = 3600;
+
+/// The core rate-limit window, spent by every authenticated request.
+pub struct Rate {
+    pub remaining: u32,
+    pub reset: u64,
+}
+
+impl Rate {
+    pub fn new() -> Rate {
+        Rate {
+            remaining: RATE_LIMIT,
+            reset: unix_now() + RATE_WINDOW_SECS,
+        }
+    }
+
+    fn roll(&mut self) {
+        let now = unix_now();
+        if now >= self.reset {
+            self.remaining = RATE_LIMIT;
+            self.reset = now + RATE_WINDOW_SECS;
+        }
+    }
+
+    fn spend(&mut self) -> bool {
+        self.roll();
+        let spent = self.remaining > 0;
+        self.remaining = self.remaining.saturating_sub(1);
+        spent
+    }
+}
+
+fn rate_headers(remaining: u32, reset: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("x-ratelimit-limit", RATE_LIMIT.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-used", (RATE_LIMIT - remaining).to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+        ("x-ratelimit-resource", "core".to_owned()),
+    ]
+}
+
+/// A fault waiting for the first request whose method and path match ("" matches any).
+pub struct Queued {
+    pub method: String,
+    pub path_contains: String,
+    pub fault: Fault,
+}
+
+pub struct State {
+    pub repo: Repo,
+    pub token: String,
+    pub faults: VecDeque<Queued>,
+    pub latency: Duration,
+    pub down: bool,
+    /// Keyed by a sequence number so a request can fill in its status when it ends.
+    pub log: Vec<(u64, Recorded)>,
+    pub next_id: u64,
+    pub rate: Rate,
+}
+
+pub type Shared = Arc<Mutex<State>>;
+
+pub fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    // A handler that panicked poisoned the lock; keep serving rather than fail every test after.
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Stops the server when the last handle goes away.
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Runs on its own thread and runtime so it keeps answering whatever the test does with its
+/// own runtime, including blocking it while the (blocking) sync client waits for an answer.
+pub async fn spawn(shared: Shared) -> (SocketAddr, Running) {
+    let (ready, address) = oneshot::channel();
+    let (stop, stopped) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("fake-github".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("fake GitHub runtime");
+            runtime.block_on(async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let _ = ready.send(listener.local_addr().expect("local address"));
+                accept(listener, shared, stopped).await;
+            });
+        })
+        .expect("fake GitHub thread");
+    let addr = address.await.expect("fake GitHub started");
+    (addr, Running { stop: Some(stop) })
+}
+
+async fn accept(listener: TcpListener, shared: Shared, mut stopped: oneshot::Receiver<()>) {
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        tokio::spawn(serve_connection(stream, shared.clone()));
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Shared) {
+    let service = service_fn(move |req| handle(shared.clone(), req));
+    // Errors are the connections dropped on purpose and clients that hung up: nothing to do.
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// Returned by the service to make hyper close the connection without writing an answer.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+struct Admitted {
+    id: u64,
+    request_id: String,
+    fault: Option<Fault>,
+    delay: Duration,
+    down: bool,
+}
+
+async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+    let method = req.method().as_str().to_owned();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let auth = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = auth.map(str::to_owned);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| Dropped)?
+        .to_bytes();
+    let admitted = admit(&shared, &method, &target);
+    let answer = match admitted.down {
+        true => Some(with_rate(&shared, error(503, "Service Unavailable"))),
+        false => answer_for(
+            &shared,
+            admitted.fault.as_ref(),
+            &method,
+            &target,
+            auth,
+            &body,
+        ),
+    };
+    // The change is already applied: a client that gives up during the wait leaves it done,
+    // which is exactly a lost answer.
+    if !admitted.delay.is_zero() {
+        tokio::time::sleep(admitted.delay).await;
+    }
+    let answer = match (answer, &admitted.fault) {
+        (Some(answer), fault) if !matches!(fault, Some(Fault::LoseAnswer)) => answer,
+        _ => {
+            finish(&shared, admitted.id, 0);
+            return Err(Dropped);
+        }
+    };
+    finish(&shared, admitted.id, answer.status);
+    Ok(response(answer, &admitted.request_id))
+}
+
+fn admit(shared: &Shared, method: &str, target: &str) -> Admitted {
+    let mut state = lock(shared);
+    let id = state.next_id;
+    state.next_id += 1;
+    let request_id = request_id(id);
+    let recorded = Recorded {
+        method: method.to_owned(),
+        path: target.to_owned(),
+        at: Instant::now(),
+        status: 0,
+        request_id: request_id.clone(),
+    };
+    state.log.push((id, recorded));
+    let down = state.down;
+    // During an outage the queued faults wait for the service to come back.
+    let fault = match down {
+        true => None,
+        false => take_fault(&mut state.faults, method, target),
+    };
+    let extra = match fault {
+        Some(Fault::Delay(extra)) => extra,
+        _ => Duration::ZERO,
+    };
+    let delay = state.latency + extra;
+    Admitted {
+        id,
+        request_id,
+        fault,
+        delay,
+        down,
+    }
+}
+
+fn take_fault(faults: &mut VecDeque<Queued>, method: &str, target: &str) -> Option<Fault> {
+    let position = faults.iter().position(|queued| {
+        (queued.method.is_empty() || queued.method.eq_ignore_ascii_case(method))
+            && target.contains(&queued.path_contains)
+    })?;
+    faults.remove(position).map(|queued| queued.fault)
+}
+
+fn finish(shared: &Shared, id: u64, status: u16) {
+    let mut state = lock(shared);
+    if let Some((_, recorded)) = state.log.iter_mut().rev().find(|(seen, _)| *seen == id) {
+        recorded.status = status;
+    }
+}
+
+/// GitHub's ids look like `CAD2:3B6A:1A6B6C7:1B5E5A3:65F1C2D3`; uniqueness is what matters.
+fn request_id(id: u64) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let pid = std::process::id();
+    format!(
+        "{:04X}:{:04X}:{:07X}:{:07X}:{:08X}",
+        pid & 0xFFFF,
+        id & 0xFFFF,
+        nanos & 0xFFF_FFFF,
+        (nanos ^ pid).wrapping_mul(2_654_435_761) & 0xFFF_FFFF,
+        unix_now() & 0xFFFF_FFFF
+    )
+}
+
+fn with_rate(shared: &Shared, mut answer: Answer) -> Answer {
+    let mut state = lock(shared);
+    state.rate.roll();
+    answer
+        .headers
+        .extend(rate_headers(state.rate.remaining, state.rate.reset));
+    answer
+}
+
+fn fault_message(status: u16) -> &'static str {
+    match status {
+        401 => "Bad credentials",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Validation Failed",
+        _ => "Server Error",
+    }
+}
+
+/// `None` means: close the connection without an answer.
+fn answer_for(
+    shared: &Shared,
+    fault: Option<&Fault>,
+    method: &str,
+    target: &str,
+    auth: Option<String>,
+    body: &[u8],
+) -> Option<Answer> {
+    let answer = match fault {
+        Some(Fault::Drop) => return None,
+        Some(Fault::Status(status)) => with_rate(shared, error(*status, fault_message(*status))),
+        Some(Fault::SecondaryLimit { retry_after }) => {
+            let message = "You have exceeded a secondary rate limit. \
+                           Please wait a few minutes before you try again.";
+            let mut answer = with_rate(shared, error(403, message));
+            answer
+                .headers
+                .push(("retry-after", retry_after.to_string()));
+            answer
+        }
+        Some(Fault::PrimaryLimit { reset_in }) => {
+            let mut answer = primary_limit();
+            answer.headers = rate_headers(0, unix_now() + reset_in);
+            answer
+        }
+        Some(Fault::TooMany { retry_after }) => {
+            let mut answer = with_rate(shared, error(429, "Too Many Requests"));
+            answer
+                .headers
+                .push(("retry-after", retry_after.to_string()));
+            answer
+        }
+        Some(Fault::Delay(_) | Fault::LoseAnswer) | None => {
+            serve(shared, method, target, auth.as_deref(), body)
+        }
+    };
+    Some(answer)
+}
+
+fn primary_limit() -> Answer {
+    error(403, "API rate limit exceeded for user ID 1.")
+}
+
+fn authorized(header: Option<&str>, token: &str) -> bool {
+    let Some((scheme, given)) = header.and_then(|h| h.trim().split_once(' ')) else {
+        return false;
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    (scheme == "bearer" || scheme == "token") && given.trim() == token
+}
+
+fn serve(shared: &Shared, method: &str, target: &str, auth: Option<&str>, body: &[u8]) -> Answer {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut state = lock(shared);
+        let state = &mut *state;
+        let mut answer = if !authorized(auth, &state.token) {
+            error(401, "Bad credentials")
+        } else if !state.rate.spend() {
+            primary_limit()
+        } else {
+            let call = Call::parse(method, target, body);
+            route(&mut state.repo, &call).unwrap_or_else(|failure| failure)
+        };
+        let (remaining, reset) = (state.rate.remaining, state.rate.reset);
+        answer.headers.extend(rate_headers(remaining, reset));
+        answer
+    }));
+    // A bug in a handler becomes GitHub's 500 instead of taking the connection down with it.
+    outcome.unwrap_or_else(|_| with_rate(shared, error(500, "Server Error")))
+}
+
+fn response(answer: Answer, request_id: &str) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match answer.body.is_null() {
+        true => Bytes::new(),
+        false => Bytes::from(answer.body.to_string()),
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("x-github-media-type", "github.v3; format=json")
+        .header("x-github-request-id", request_id);
+    for (name, value) in answer.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Full::new(body)).expect("a valid response")
+}
