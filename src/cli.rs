@@ -60,6 +60,36 @@ pub struct ServeArgs {
     /// `https://chat.example.org,https://example.org`.
     #[arg(long, env = "BOOKCHAT_CORS_ORIGINS", default_value = "*")]
     pub cors_origins: String,
+
+    #[command(flatten)]
+    pub github: GithubArgs,
+}
+
+/// Where messages are committed on GitHub. Sync is on when both a token and a repository
+/// are given; without them BookChat keeps every message in SQLite only.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "GitHub sync")]
+pub struct GithubArgs {
+    /// Token for the GitHub REST API (needs contents: write on the repository).
+    /// Never printed, not even here.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+
+    /// Repository to commit messages to, as owner/name.
+    #[arg(long, env = "GITHUB_REPO")]
+    pub github_repo: Option<String>,
+
+    /// Branch to commit to.
+    #[arg(long, env = "GITHUB_BRANCH", default_value = "main")]
+    pub github_branch: String,
+
+    /// API base URL: GitHub Enterprise's, or a local test server's.
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+
+    /// Folder in the repository that holds the message files.
+    #[arg(long, env = "BOOKCHAT_GITHUB_PATH", default_value = "messages")]
+    pub github_path: String,
 }
 
 /// Where the database lives; shared by every command that touches it.
@@ -102,6 +132,18 @@ mod tests {
             Some(Command::Serve(args)) => assert_eq!(args.port, 6001),
             other => panic!("expected serve, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn help_never_shows_the_token_value() {
+        let mut command = Cli::command();
+        let help = command.render_long_help().to_string();
+        assert!(help.contains("GITHUB_TOKEN"), "{help}");
+        let token = command
+            .get_arguments()
+            .find(|a| a.get_id() == "github_token")
+            .expect("token flag");
+        assert!(token.is_hide_env_values_set());
     }
 
     #[test]

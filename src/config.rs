@@ -7,6 +7,7 @@ use hyper::header::HeaderValue;
 
 use crate::cli::{Environment, LogFormat, ServeArgs};
 use crate::db::DB_FILE;
+use crate::sync::GithubConfig;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -14,6 +15,14 @@ pub enum ConfigError {
     Host(String),
     #[error("invalid CORS origin {0:?}: expected `*` or origins like https://example.org")]
     CorsOrigin(String),
+    #[error("invalid GITHUB_REPO {0:?}: expected owner/name, e.g. octocat/bookchat-log")]
+    GithubRepo(String),
+    #[error("invalid GITHUB_BRANCH {0:?}: not a usable branch name")]
+    GithubBranch(String),
+    #[error("invalid GITHUB_API_URL {0:?}: expected an http:// or https:// URL")]
+    GithubApiUrl(String),
+    #[error("invalid BOOKCHAT_GITHUB_PATH {0:?}: expected a folder such as `messages`")]
+    GithubPath(String),
 }
 
 /// Which browser origins may read API responses.
@@ -31,6 +40,8 @@ pub struct Config {
     pub environment: Environment,
     pub log_format: LogFormat,
     pub cors: CorsPolicy,
+    /// `None` when GitHub sync is off.
+    pub github: Option<GithubConfig>,
 }
 
 impl Config {
@@ -44,6 +55,7 @@ impl Config {
                 Environment::Development => LogFormat::Text,
             }),
             cors: parse_cors(&args.cors_origins)?,
+            github: GithubConfig::from_args(&args.github)?,
         })
     }
 

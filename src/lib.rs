@@ -9,4 +9,6 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod message;
+pub mod secret;
 pub mod state;
+pub mod sync;

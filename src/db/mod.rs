@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use migrations::{migrate, SCHEMA_VERSION};
 pub use queries::Page;
+pub use writer::now_rfc3339;
 
 use crate::message::{Message, NewMessage};
 use writer::WriteJob;
@@ -168,6 +169,12 @@ impl Inner {
             readers.push(conn);
         }
     }
+}
+
+/// A read-write connection for a thread that updates rows outside the insert path (the
+/// sync worker), with the same durability and patience as the writer's.
+pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
+    open_connection(path, OpenFlags::default())
 }
 
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, DbError> {

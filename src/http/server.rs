@@ -17,9 +17,12 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
 use crate::state::AppState;
+use crate::sync::SyncHandle;
 
 /// How long open connections get to finish their requests after a shutdown signal.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for a GitHub request in flight before leaving the worker.
+const SYNC_DEADLINE: Duration = Duration::from_secs(10);
 /// A client must send its request headers within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,9 +52,21 @@ impl Server {
                 return Err(bind_error(config.bind, err));
             }
         };
+        let github = config.github.clone();
+        let db_path = config.db_path();
+        let sync = tokio::task::spawn_blocking(move || SyncHandle::start(github, &db_path))
+            .await
+            .map_err(|err| Error::io("sync start-up failed", std::io::Error::other(err)))?;
+        let sync = match sync {
+            Ok(sync) => sync,
+            Err(err) => {
+                close_db(db.clone()).await;
+                return Err(err.into());
+            }
+        };
         Ok(Server {
             listener,
-            state: Arc::new(AppState::new(config, db)),
+            state: Arc::new(AppState::new(config, db, sync)),
         })
     }
 
@@ -102,6 +117,8 @@ impl Server {
         {
             log::warn!("some connections were still open after {DRAIN_DEADLINE:?}; closing them");
         }
+        let state = Arc::clone(&self.state);
+        let _ = tokio::task::spawn_blocking(move || state.sync.shutdown(SYNC_DEADLINE)).await;
         close_db(self.state.db.clone()).await;
         log::info!("stopped");
         Ok(())

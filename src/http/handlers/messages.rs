@@ -61,6 +61,7 @@ pub async fn create(state: &AppState, req: Request) -> Result<Response, ApiError
     let message = NewMessage::parse(&input.content, input.author.as_deref())
         .map_err(|err| ApiError::BadRequest(err.to_string()))?;
     let stored = state.db.insert(message).await?;
+    state.sync.notify();
     let mut response = json(StatusCode::CREATED, &stored);
     if let Ok(location) = HeaderValue::try_from(format!("/api/messages/{}", stored.id)) {
         response.headers_mut().insert(LOCATION, location);

@@ -1,0 +1,195 @@
+//! GitHub sync: a named background thread that commits every stored message to a GitHub
+//! repository, exactly once, without ever touching the request path. The `messages` table
+//! is the queue; `SyncHandle` is what the server holds to wake, watch and stop the worker.
+
+mod failure;
+mod github;
+mod settings;
+mod store;
+mod worker;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use settings::{GithubConfig, SyncTiming};
+
+use crate::db::{self, DbError};
+
+/// What `/api/stats` shows of sync. The pending count comes from the database.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncStatus {
+    pub enabled: bool,
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    /// `off`, `idle`, `syncing`, `retrying`, `rate_limited` or `failing`.
+    pub state: &'static str,
+    pub last_success_at: Option<String>,
+    /// The latest failure, redacted; cleared by the next success.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    /// When the worker will try again after a failure or a rate limit.
+    pub next_attempt_at: Option<String>,
+    pub messages_synced: u64,
+    pub commits: u64,
+    pub requests: u64,
+}
+
+/// The state the server and the worker share.
+struct Shared {
+    // std Mutex + Condvar: the worker is a plain thread that sleeps on it; the flag is
+    // held only to flip it, never across I/O.
+    work: Mutex<bool>,
+    wake: Condvar,
+    /// Read by the GitHub client before every request, so a stop lands between requests.
+    stop: Arc<AtomicBool>,
+    // std Mutex: copied out by `/api/stats`, updated by the worker between requests.
+    status: Mutex<SyncStatus>,
+}
+
+impl Shared {
+    fn status(&self) -> MutexGuard<'_, SyncStatus> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps until a message arrives or a stop; `false` on stop.
+    fn wait_for_work(&self) -> bool {
+        let mut work = self.work.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*work && !self.stopped() {
+            work = self.wake.wait(work).unwrap_or_else(PoisonError::into_inner);
+        }
+        *work = false;
+        !self.stopped()
+    }
+
+    /// Sleeps for `pause` whatever arrives (a rate limit must be waited out), but wakes
+    /// for a stop; `false` on stop.
+    fn sleep(&self, pause: Duration) -> bool {
+        let deadline = Instant::now() + pause;
+        let mut work = self.work.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if self.stopped() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            work = self
+                .wake
+                .wait_timeout(work, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// The server's handle on sync. With sync off it answers every call cheaply.
+pub struct SyncHandle {
+    shared: Option<Arc<Shared>>,
+    // std Mutex: taken once, at shutdown, to join the thread.
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SyncHandle {
+    pub fn disabled() -> SyncHandle {
+        SyncHandle {
+            shared: None,
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// Starts the worker on its own connection to the (already migrated) database.
+    pub fn start(config: Option<GithubConfig>, db_path: &Path) -> Result<SyncHandle, DbError> {
+        let Some(config) = config else {
+            log::info!("GitHub sync is off (set GITHUB_TOKEN and GITHUB_REPO to turn it on)");
+            return Ok(SyncHandle::disabled());
+        };
+        log::info!(
+            "GitHub sync is on: committing messages to {} on branch {} under {}/",
+            config.full_name(),
+            config.branch,
+            config.path
+        );
+        let conn = db::open_writer(db_path)?;
+        let shared = Arc::new(Shared {
+            // Start with work: messages left pending by an earlier run go out at once.
+            work: Mutex::new(true),
+            wake: Condvar::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            status: Mutex::new(SyncStatus {
+                enabled: true,
+                repository: Some(config.full_name()),
+                branch: Some(config.branch.clone()),
+                state: "idle",
+                ..SyncStatus::default()
+            }),
+        });
+        let worker = worker::Worker::new(config, conn, Arc::clone(&shared));
+        let thread = std::thread::Builder::new()
+            .name("bookchat-sync".into())
+            .spawn(move || worker.run())
+            .map_err(|err| DbError::Task(format!("cannot start the sync thread: {err}")))?;
+        Ok(SyncHandle {
+            shared: Some(shared),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Tells the worker a message is waiting. Cheap: a flag and a condvar signal.
+    pub fn notify(&self) {
+        if let Some(shared) = &self.shared {
+            *shared.work.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            shared.wake.notify_one();
+        }
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        match &self.shared {
+            Some(shared) => shared.status().clone(),
+            None => SyncStatus {
+                state: "off",
+                ..SyncStatus::default()
+            },
+        }
+    }
+
+    /// Stops the worker between requests and joins it, waiting at most `deadline` for a
+    /// request in flight. Blocking. Pending messages stay pending for the next start.
+    pub fn shutdown(&self, deadline: Duration) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        shared.stop.store(true, Ordering::Relaxed);
+        // Taking the lock orders the store before a sleeping worker's next check.
+        drop(shared.work.lock().unwrap_or_else(PoisonError::into_inner));
+        shared.wake.notify_all();
+        let Some(thread) = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let until = Instant::now() + deadline;
+        while !thread.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !thread.is_finished() {
+            log::warn!("the sync worker is still waiting on GitHub after {deadline:?}; leaving it");
+        } else if thread.join().is_err() {
+            log::error!("the sync worker panicked");
+        } else {
+            log::debug!("sync worker stopped");
+        }
+    }
+}

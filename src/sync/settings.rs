@@ -1,0 +1,223 @@
+//! The validated GitHub sync settings and the worker's timing, built from `GithubArgs`.
+
+use std::time::Duration;
+
+use crate::cli::GithubArgs;
+use crate::config::ConfigError;
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    pub token: Secret,
+    pub owner: String,
+    pub repo: String,
+    pub branch: String,
+    /// API base without a trailing slash, e.g. `https://api.github.com`.
+    pub api_url: String,
+    /// Folder for message files, without leading or trailing slashes.
+    pub path: String,
+    pub timing: SyncTiming,
+}
+
+/// How patient the worker is. Defaults suit GitHub; tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncTiming {
+    /// First wait after a transient failure; doubles each time up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Wait after a failure retrying cannot fix soon (bad token, missing repository).
+    pub fatal_retry: Duration,
+    /// Wait after each content-creating request, so a steady stream stays well under
+    /// GitHub's secondary limit (80 a minute) and bursts gather into one commit.
+    pub pace: Duration,
+    /// Wait after a secondary-limit answer that names no time (GitHub: "at least a minute").
+    pub secondary_limit: Duration,
+    /// Per-request deadline; a request that runs over is a transient failure.
+    pub request_timeout: Duration,
+}
+
+impl Default for SyncTiming {
+    fn default() -> SyncTiming {
+        SyncTiming {
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            fatal_retry: Duration::from_secs(300),
+            pace: Duration::from_secs(1),
+            secondary_limit: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl GithubConfig {
+    /// `None` when sync is off (no token or no repository); an error when what is given
+    /// cannot work, so a typo is caught at start rather than at the first message.
+    pub fn from_args(args: &GithubArgs) -> Result<Option<GithubConfig>, ConfigError> {
+        let token = args.github_token.as_deref().map(str::trim).unwrap_or("");
+        let repo = args.github_repo.as_deref().map(str::trim).unwrap_or("");
+        if repo.is_empty() {
+            if !token.is_empty() {
+                log::warn!("GITHUB_TOKEN is set but GITHUB_REPO is not: GitHub sync is off");
+            }
+            return Ok(None);
+        }
+        let (owner, name) = parse_repo(repo)?;
+        if token.is_empty() {
+            log::warn!("GITHUB_REPO is set but GITHUB_TOKEN is not: GitHub sync is off");
+            return Ok(None);
+        }
+        Ok(Some(GithubConfig {
+            token: Secret::new(token),
+            owner,
+            repo: name,
+            branch: parse_branch(&args.github_branch)?,
+            api_url: parse_api_url(&args.github_api_url)?,
+            path: parse_path(&args.github_path)?,
+            timing: SyncTiming::default(),
+        }))
+    }
+
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+}
+
+/// `owner/name`, each part as GitHub allows: letters, digits, `-`, `_` and `.`.
+fn parse_repo(raw: &str) -> Result<(String, String), ConfigError> {
+    let bad = || ConfigError::GithubRepo(raw.to_owned());
+    let (owner, name) = raw.split_once('/').ok_or_else(bad)?;
+    let valid = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 100
+            && part != "."
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    if !valid(owner) || !valid(name) {
+        return Err(bad());
+    }
+    Ok((owner.to_owned(), name.to_owned()))
+}
+
+fn parse_branch(raw: &str) -> Result<String, ConfigError> {
+    let branch = raw.trim();
+    let valid = !branch.is_empty()
+        && !branch.starts_with('/')
+        && !branch.ends_with('/')
+        && !branch.contains("..")
+        && !branch
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c));
+    if valid {
+        Ok(branch.to_owned())
+    } else {
+        Err(ConfigError::GithubBranch(raw.to_owned()))
+    }
+}
+
+fn parse_api_url(raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !url.contains(char::is_whitespace) => Ok(url.to_owned()),
+        _ => Err(ConfigError::GithubApiUrl(raw.to_owned())),
+    }
+}
+
+fn parse_path(raw: &str) -> Result<String, ConfigError> {
+    let path = raw.trim().trim_matches('/');
+    let valid = path.split('/').all(|part| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && !part.contains(|c: char| c.is_control() || c == '\\')
+    });
+    if valid {
+        Ok(path.to_owned())
+    } else {
+        Err(ConfigError::GithubPath(raw.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(token: Option<&str>, repo: Option<&str>) -> GithubArgs {
+        GithubArgs {
+            github_token: token.map(str::to_owned),
+            github_repo: repo.map(str::to_owned),
+            github_branch: "main".into(),
+            github_api_url: "https://api.github.com/".into(),
+            github_path: "/messages/".into(),
+        }
+    }
+
+    #[test]
+    fn sync_is_on_only_with_token_and_repo() {
+        assert!(GithubConfig::from_args(&args(None, None))
+            .unwrap()
+            .is_none());
+        assert!(GithubConfig::from_args(&args(Some("t"), None))
+            .unwrap()
+            .is_none());
+        assert!(GithubConfig::from_args(&args(None, Some("a/b")))
+            .unwrap()
+            .is_none());
+        let on = GithubConfig::from_args(&args(Some("t"), Some("octo/chat")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(on.full_name(), "octo/chat");
+        assert_eq!(on.api_url, "https://api.github.com");
+        assert_eq!(on.path, "messages");
+    }
+
+    #[test]
+    fn malformed_repositories_are_refused_even_without_a_token() {
+        for bad in [
+            "octo",
+            "octo/",
+            "/chat",
+            "a/b/c",
+            "octo/ch at",
+            "../x",
+            "a/..",
+        ] {
+            assert!(
+                matches!(
+                    GithubConfig::from_args(&args(None, Some(bad))),
+                    Err(ConfigError::GithubRepo(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn branch_url_and_path_are_checked() {
+        assert!(parse_branch("feature/chat").is_ok());
+        for bad in ["", "a..b", "a b", "a:b", "/a"] {
+            assert!(parse_branch(bad).is_err(), "{bad}");
+        }
+        assert!(parse_api_url("http://127.0.0.1:9000").is_ok());
+        for bad in ["api.github.com", "ftp://x", "https://", "https://a b"] {
+            assert!(parse_api_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_path("chat/log").unwrap(), "chat/log");
+        for bad in ["", "/", "a/../b", "a//b", "a\\b"] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let on = GithubConfig::from_args(&args(Some("ghp_s3cret"), Some("o/r")))
+            .unwrap()
+            .unwrap();
+        assert!(!format!("{on:?}").contains("s3cret"));
+    }
+}
