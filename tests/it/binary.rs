@@ -20,6 +20,11 @@ const OWN_VARS: &[&str] = &[
     "BOOKCHAT_LOG_FORMAT",
     "BOOKCHAT_CORS_ORIGINS",
     "RUST_LOG",
+    "GITHUB_TOKEN",
+    "GITHUB_REPO",
+    "GITHUB_BRANCH",
+    "GITHUB_API_URL",
+    "BOOKCHAT_GITHUB_PATH",
 ];
 
 fn bookchat(dir: &Path) -> Command {
@@ -36,13 +41,13 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// A running `bookchat serve` child, with its stderr lines forwarded to a channel.
-struct Running {
+pub struct Running {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     lines: mpsc::Receiver<String>,
 }
 
-fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running {
+pub fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running {
     let mut command = bookchat(dir);
     command
         .env("PORT", "0")
@@ -73,8 +78,14 @@ fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running {
 }
 
 impl Running {
+    /// SIGKILL: the process dies at once, as in a power cut or an OOM kill.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
     /// Sends SIGTERM and returns the exit status and the rest of the log.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
@@ -131,6 +142,7 @@ fn bad_configuration_exits_non_zero_with_one_line() {
         vec!["--cors-origins", "ftp://x"],
         vec!["--port", "70000"],
         vec!["--env", "staging"],
+        vec!["--github-repo", "not-a-repository"],
     ] {
         let out = run(dir.path(), &args);
         assert!(!out.status.success(), "{args:?} succeeded");

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::fake_github::FakeGitHub;
 use crate::support::TestServer;
 use crate::webdriver::{Driver, Session, ENTER, RELEASE, SHIFT};
 
@@ -191,5 +192,54 @@ async fn a_phone_sized_screen_has_no_horizontal_scroll() {
         json!({ "doc": 0, "body": 0 }),
         "horizontal overflow in px"
     );
+    session.quit().await;
+}
+
+#[tokio::test]
+async fn the_synced_mark_turns_on_once_github_has_the_message() {
+    let Some(driver) = Driver::start_or_skip("browser sync mark test").await else {
+        return;
+    };
+    let fake = FakeGitHub::start_default().await;
+    // Hold sync back until the page has shown the message as saved but not synced.
+    fake.set_down(true);
+    let server = TestServer::start_synced(&fake).await;
+    let session = driver.desktop().await;
+    open_page(&session, &server).await;
+    session
+        .type_into("#content", &format!("Will this reach GitHub?{ENTER}"))
+        .await;
+    wait_shown(&session, "Will this reach GitHub?", Duration::from_secs(10)).await;
+    let status = |wanted: &'static str| {
+        format!(
+            "const s = document.querySelector('#messages .message[data-id] .message-status');
+             return s !== null && s.dataset.status === '{wanted}';"
+        )
+    };
+    session
+        .wait_until(
+            "the saved mark",
+            &status("saved"),
+            json!([]),
+            Duration::from_secs(5),
+        )
+        .await;
+    fake.set_down(false);
+    server.wait_all_synced(1, Duration::from_secs(20)).await;
+    session
+        .wait_until(
+            "the synced mark, from the page's own polling",
+            &status("synced"),
+            json!([]),
+            Duration::from_secs(12),
+        )
+        .await;
+    let label = session
+        .eval(
+            "return document.querySelector('#messages .message-status').getAttribute('aria-label');",
+            json!([]),
+        )
+        .await;
+    assert_eq!(label, "Synced to GitHub");
     session.quit().await;
 }

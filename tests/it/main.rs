@@ -9,4 +9,6 @@ mod headers;
 mod persistence;
 mod shutdown;
 mod support;
+mod sync;
+mod sync_crash;
 mod webdriver;

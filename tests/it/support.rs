@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use bookchat::cli::{DataArgs, Environment, ServeArgs};
+use bookchat::cli::{DataArgs, Environment, GithubArgs, ServeArgs};
 use bookchat::config::Config;
 use bookchat::http::Server;
+use bookchat::sync::SyncTiming;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{HeaderMap, HOST};
@@ -16,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::fake_github::FakeGitHub;
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -35,6 +38,7 @@ pub fn args(data_dir: &Path) -> ServeArgs {
         environment: Environment::Development,
         log_format: None,
         cors_origins: "*".into(),
+        github: GithubArgs::default(),
     }
 }
 
@@ -52,9 +56,41 @@ impl TestServer {
 
     /// Starts on an existing directory (restart tests reuse one).
     pub async fn start_in(data_dir: &Path, adjust: impl FnOnce(&mut ServeArgs)) -> TestServer {
+        Self::start_configured(data_dir, adjust, |_| {}).await
+    }
+
+    /// Starts with GitHub sync on against `fake`, with test-sized waits.
+    pub async fn start_synced(fake: &FakeGitHub) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_synced_in(temp.path(), fake).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    pub async fn start_synced_in(data_dir: &Path, fake: &FakeGitHub) -> TestServer {
+        Self::start_configured(
+            data_dir,
+            |args| args.github = github_args(fake),
+            |config| {
+                if let Some(github) = config.github.as_mut() {
+                    github.timing = fast_timing();
+                }
+            },
+        )
+        .await
+    }
+
+    /// Starts with the parsed arguments adjusted, then the validated `Config` adjusted
+    /// (for settings no flag exposes, such as the sync worker's waits).
+    pub async fn start_configured(
+        data_dir: &Path,
+        adjust: impl FnOnce(&mut ServeArgs),
+        adjust_config: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut args = args(data_dir);
         adjust(&mut args);
-        let config = Config::from_args(&args).expect("valid test config");
+        let mut config = Config::from_args(&args).expect("valid test config");
+        adjust_config(&mut config);
         let server = Server::bind(config).await.expect("server starts");
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -98,12 +134,71 @@ impl TestServer {
         .await
     }
 
+    /// `/api/stats` as JSON.
+    pub async fn stats(&self) -> serde_json::Value {
+        let reply = self.get("/api/stats").await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    }
+
+    /// Waits until `total` messages are stored and none is pending sync.
+    pub async fn wait_all_synced(&self, total: i64, timeout: Duration) -> serde_json::Value {
+        eventually("every message to be synced", timeout, || async {
+            let stats = self.stats().await;
+            let counts = &stats["messages"];
+            (counts["total"] == total && counts["pending"] == 0).then_some(stats)
+        })
+        .await
+    }
+
     /// Posts a valid message and returns the stored Message.
     pub async fn post_message(&self, content: &str) -> serde_json::Value {
         let body = serde_json::json!({ "content": content, "author": "it" }).to_string();
         let reply = self.post_json(&body).await;
         assert_eq!(reply.status, 201, "{}", reply.text());
         reply.json()
+    }
+}
+
+/// GitHub settings that point at `fake`.
+pub fn github_args(fake: &FakeGitHub) -> GithubArgs {
+    GithubArgs {
+        github_token: Some(fake.token()),
+        github_repo: Some(fake.repo()),
+        github_branch: fake.branch(),
+        github_api_url: fake.url(),
+        github_path: "messages".into(),
+    }
+}
+
+/// Waits short enough for tests, with the same shape as the defaults.
+pub fn fast_timing() -> SyncTiming {
+    SyncTiming {
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(400),
+        fatal_retry: Duration::from_secs(300),
+        pace: Duration::from_millis(20),
+        secondary_limit: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

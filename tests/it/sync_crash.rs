@@ -1,0 +1,65 @@
+//! Sync across a crash of the real binary: a commit GitHub made just before the process
+//! was killed is found and adopted after the restart, never committed a second time.
+
+use std::time::Duration;
+
+use crate::binary::spawn_server;
+use crate::fake_github::FakeGitHub;
+use crate::support::{eventually, request};
+
+fn with_fake(fake: &FakeGitHub) -> impl FnOnce(&mut std::process::Command) + '_ {
+    move |command| {
+        command
+            .env("GITHUB_TOKEN", fake.token())
+            .env("GITHUB_REPO", fake.repo())
+            .env("GITHUB_API_URL", fake.url());
+    }
+}
+
+#[tokio::test]
+async fn a_commit_made_just_before_a_kill_is_adopted_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGitHub::start_default().await;
+    // GitHub applies the write at once but answers 3 s later: the kill lands in between.
+    fake.set_latency(Duration::from_secs(3));
+    let server = spawn_server(dir.path(), with_fake(&fake));
+    let posted = request(
+        server.addr,
+        "POST",
+        "/api/messages",
+        &[("content-type", "application/json")],
+        r#"{"content": "committed, then the power went out"}"#,
+    )
+    .await;
+    assert_eq!(posted.status, 201);
+    eventually(
+        "GitHub to hold the file",
+        Duration::from_secs(20),
+        || async { (fake.files().keys().any(|p| p.starts_with("messages/"))).then_some(()) },
+    )
+    .await;
+    server.kill();
+    fake.set_latency(Duration::ZERO);
+    assert_eq!(
+        fake.commits().len(),
+        2,
+        "the initial commit and the message's"
+    );
+
+    let server = spawn_server(dir.path(), with_fake(&fake));
+    let message = eventually(
+        "the message to be synced",
+        Duration::from_secs(20),
+        || async {
+            let reply = request(server.addr, "GET", "/api/messages/1", &[], "").await;
+            let message = reply.json();
+            (message["synced"] == true).then_some(message)
+        },
+    )
+    .await;
+    let commits = fake.commits();
+    assert_eq!(commits.len(), 2, "no second commit: {commits:?}");
+    assert_eq!(message["git_commit_hash"], commits[0].sha.as_str());
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}
