@@ -170,6 +170,25 @@ async fn an_outage_delays_sync_and_recovery_commits_each_message_once() {
 }
 
 #[tokio::test]
+async fn dropped_connections_server_errors_and_conflicts_are_retried() {
+    let fake = FakeGitHub::start_default().await;
+    for fault in [
+        Fault::Drop,
+        Fault::Status(502),
+        Fault::Status(409),
+        Fault::Status(500),
+    ] {
+        fake.push_fault_for("PUT", "/contents/", fault);
+    }
+    let server = TestServer::start_synced(&fake).await;
+    server.post_message("through four failures").await;
+    server.wait_all_synced(1, PATIENCE).await;
+    assert_eq!(fake.pending_faults(), 0, "every fault was met");
+    assert_each_committed_once(&server, &fake, 1).await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_lost_answer_to_a_single_put_is_adopted_not_committed_again() {
     let fake = FakeGitHub::start_default().await;
     fake.push_fault_for("PUT", "/contents/", Fault::LoseAnswer);
