@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::secret::Secret;
+
 pub const DEFAULT_PORT: u16 = 5002;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_DATA_DIR: &str = "./bookchat-data";
@@ -62,7 +64,53 @@ pub struct ServeArgs {
     pub cors_origins: String,
 
     #[command(flatten)]
+    pub limits: LimitArgs,
+
+    #[command(flatten)]
     pub github: GithubArgs,
+}
+
+/// Who is believed about client addresses, and how much each client may ask for.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or
+    /// CIDR blocks, e.g. `127.0.0.1,10.0.0.0/8`. Empty: the peer address is the client.
+    #[arg(long, env = "BOOKCHAT_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// POSTs per client: tokens/seconds, e.g. `30/60`; `0` turns the limit off.
+    #[arg(long, env = "BOOKCHAT_WRITE_RATE", default_value = "30/60")]
+    pub write_rate: String,
+
+    /// POSTs a client may send at once before the rate applies.
+    #[arg(long, env = "BOOKCHAT_WRITE_BURST", default_value_t = 10)]
+    pub write_burst: u32,
+
+    /// API GETs per client: tokens/seconds; `0` turns the limit off.
+    #[arg(long, env = "BOOKCHAT_READ_RATE", default_value = "600/60")]
+    pub read_rate: String,
+
+    /// API GETs a client may send at once before the rate applies.
+    #[arg(long, env = "BOOKCHAT_READ_BURST", default_value_t = 120)]
+    pub read_burst: u32,
+
+    /// Open connections served at once; more are answered 503 and closed.
+    #[arg(long, env = "BOOKCHAT_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+}
+
+impl Default for LimitArgs {
+    fn default() -> LimitArgs {
+        LimitArgs {
+            trusted_proxies: String::new(),
+            write_rate: "30/60".into(),
+            write_burst: 10,
+            read_rate: "600/60".into(),
+            read_burst: 120,
+            max_connections: 1024,
+        }
+    }
 }
 
 /// Where messages are committed on GitHub. Sync is on when both a token and a repository
@@ -72,8 +120,8 @@ pub struct ServeArgs {
 pub struct GithubArgs {
     /// Token for the GitHub REST API (needs contents: write on the repository).
     /// Never printed, not even here.
-    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
-    pub github_token: Option<String>,
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub github_token: Option<Secret>,
 
     /// Repository to commit messages to, as owner/name.
     #[arg(long, env = "GITHUB_REPO")]
@@ -98,6 +146,11 @@ pub struct DataArgs {
     /// Folder holding bookchat.db and backups/ (created when missing).
     #[arg(long, env = "BOOKCHAT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+}
+
+/// Wraps the token at once, so not even a `Debug` of the parsed arguments shows it.
+fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(value))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -144,6 +197,16 @@ mod tests {
             .find(|a| a.get_id() == "github_token")
             .expect("token flag");
         assert!(token.is_hide_env_values_set());
+    }
+
+    #[test]
+    fn debug_of_parsed_arguments_hides_the_token() {
+        let cli = Cli::try_parse_from(["bookchat", "--github-token", "ghp_s3cret"]).unwrap();
+        assert!(!format!("{cli:?}").contains("s3cret"));
+        assert_eq!(
+            cli.serve.github.github_token.unwrap().expose(),
+            "ghp_s3cret"
+        );
     }
 
     #[test]

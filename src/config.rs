@@ -2,11 +2,14 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use hyper::header::HeaderValue;
 
 use crate::cli::{Environment, LogFormat, ServeArgs};
 use crate::db::DB_FILE;
+use crate::http::client_ip::{parse_trusted, Cidr};
+use crate::ratelimit::Policy;
 use crate::sync::GithubConfig;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -23,6 +26,12 @@ pub enum ConfigError {
     GithubApiUrl(String),
     #[error("invalid BOOKCHAT_GITHUB_PATH {0:?}: expected a folder such as `messages`")]
     GithubPath(String),
+    #[error("invalid BOOKCHAT_TRUSTED_PROXIES entry {0:?}: expected an address or CIDR block")]
+    TrustedProxy(String),
+    #[error("invalid {name}: {reason}")]
+    Rate { name: &'static str, reason: String },
+    #[error("invalid BOOKCHAT_MAX_CONNECTIONS: it must be at least 1")]
+    MaxConnections,
 }
 
 /// Which browser origins may read API responses.
@@ -42,6 +51,37 @@ pub struct Config {
     pub cors: CorsPolicy,
     /// `None` when GitHub sync is off.
     pub github: Option<GithubConfig>,
+    pub trusted_proxies: Vec<Cidr>,
+    /// `None` turns a limit off.
+    pub write_limit: Option<Policy>,
+    pub read_limit: Option<Policy>,
+    pub connections: ConnectionLimits,
+}
+
+/// What one connection may cost the server. Only `max_connections` has a flag; the rest
+/// are fixed here (and shortened by tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    /// A client must send a request's headers within this time, and an idle keep-alive
+    /// connection is closed after it (hyper starts the clock when it waits for a request).
+    pub header_timeout: Duration,
+    /// More headers than this, or more header bytes, is a 431; a longer target a 414.
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+    pub max_url_bytes: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
+            max_url_bytes: 8 * 1024,
+        }
+    }
 }
 
 impl Config {
@@ -56,6 +96,25 @@ impl Config {
             }),
             cors: parse_cors(&args.cors_origins)?,
             github: GithubConfig::from_args(&args.github)?,
+            trusted_proxies: parse_trusted(&args.limits.trusted_proxies)
+                .map_err(ConfigError::TrustedProxy)?,
+            write_limit: rate(
+                "BOOKCHAT_WRITE_RATE",
+                &args.limits.write_rate,
+                args.limits.write_burst,
+            )?,
+            read_limit: rate(
+                "BOOKCHAT_READ_RATE",
+                &args.limits.read_rate,
+                args.limits.read_burst,
+            )?,
+            connections: ConnectionLimits {
+                max_connections: match args.limits.max_connections {
+                    0 => return Err(ConfigError::MaxConnections),
+                    n => n,
+                },
+                ..ConnectionLimits::default()
+            },
         })
     }
 
@@ -66,6 +125,10 @@ impl Config {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join(DB_FILE)
     }
+}
+
+fn rate(name: &'static str, rate: &str, burst: u32) -> Result<Option<Policy>, ConfigError> {
+    Policy::parse(rate, burst).map_err(|reason| ConfigError::Rate { name, reason })
 }
 
 fn resolve_bind(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {

@@ -9,6 +9,18 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod message;
+pub mod ratelimit;
 pub mod secret;
 pub mod state;
 pub mod sync;
+
+/// Settings shared by the property tests (our fuzz targets): a fixed number of generated
+/// cases, the same in CI as locally, and no regression files written into the tree.
+#[cfg(test)]
+pub(crate) fn fuzz_config() -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases: 2000,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

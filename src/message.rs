@@ -156,4 +156,24 @@ mod tests {
             Err(InvalidMessage::ControlCharacter("author"))
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        /// Whatever arrives, parsing never panics, and what it accepts obeys every rule.
+        #[test]
+        fn accepted_messages_obey_every_rule(content in ".{0,2100}", author in proptest::option::of(".{0,60}")) {
+            if let Ok(message) = NewMessage::parse(&content, author.as_deref()) {
+                let text = message.content();
+                proptest::prop_assert!(!text.is_empty() && text.chars().count() <= MAX_CONTENT_CHARS);
+                proptest::prop_assert_eq!(text, text.trim());
+                let allowed = |c: char| !c.is_control() || c == '\n' || c == '\t';
+                proptest::prop_assert!(text.chars().all(allowed));
+                if let Some(name) = message.author() {
+                    proptest::prop_assert!(!name.is_empty() && name.chars().count() <= MAX_AUTHOR_CHARS);
+                    proptest::prop_assert!(name.chars().all(allowed));
+                }
+            }
+        }
+    }
 }

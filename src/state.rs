@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::ratelimit::{Limiter, Policy, DEFAULT_CAPACITY};
 use crate::sync::SyncHandle;
 
 pub struct AppState {
@@ -13,12 +14,19 @@ pub struct AppState {
     pub db: Db,
     /// Wakes the GitHub sync worker and reads its status; its locks are explained there.
     pub sync: SyncHandle,
+    /// Per-client token buckets for POSTs and for API reads; `None` when turned off.
+    /// Their locks are explained in `ratelimit`.
+    pub write_limiter: Option<Limiter>,
+    pub read_limiter: Option<Limiter>,
     pub started: Instant,
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db, sync: SyncHandle) -> AppState {
+        let limiter = |policy: Option<Policy>| policy.map(|p| Limiter::new(p, DEFAULT_CAPACITY));
         AppState {
+            write_limiter: limiter(config.write_limit),
+            read_limiter: limiter(config.read_limit),
             config,
             db,
             sync,

@@ -9,7 +9,10 @@ use crate::logging;
 
 pub fn run(args: ServeArgs) -> Result<(), Error> {
     let config = Config::from_args(&args)?;
-    logging::init(config.log_format);
+    logging::init(
+        config.log_format,
+        config.github.as_ref().map(|g| g.token.clone()),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bookchat-worker")

@@ -1,6 +1,6 @@
 //! `ApiError`: the one place that knows which status a failure gets and the `{"error": …}` shape.
 
-use hyper::header::{HeaderValue, ALLOW};
+use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use hyper::StatusCode;
 use serde_json::json;
 
@@ -19,6 +19,12 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
+    #[error("too many requests; try again in {retry_after} s")]
+    TooManyRequests { limit: u32, retry_after: u64 },
+    #[error("{0}")]
+    HeadersTooLarge(String),
+    #[error("the request target is longer than {limit} bytes")]
+    UriTooLong { limit: usize },
     #[error("the database is unavailable: {0}")]
     Unavailable(#[from] DbError),
 }
@@ -31,6 +37,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -51,10 +60,16 @@ impl ApiError {
             _ => self.to_string(),
         };
         let mut response = super::json(status, &json!({ "error": message }));
-        if let ApiError::MethodNotAllowed { allow } = self {
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static(allow));
+        let headers = response.headers_mut();
+        match self {
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::TooManyRequests { limit, retry_after } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
+                super::headers::rate_limit(headers, limit, 0);
+            }
+            _ => {}
         }
         response
     }
@@ -79,6 +94,23 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("GET"));
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_says_when_to_come_back() {
+        let response = ApiError::TooManyRequests {
+            limit: 10,
+            retry_after: 6,
+        }
+        .into_response(false);
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[RETRY_AFTER], "6");
+        assert_eq!(response.headers()["x-ratelimit-limit"], "10");
+        assert_eq!(response.headers()["x-ratelimit-remaining"], "0");
+        assert!(body_json(response).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("6 s"));
     }
 
     #[tokio::test]

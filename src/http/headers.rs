@@ -36,6 +36,14 @@ pub const CORS_EXPOSE: HeaderValue = HeaderValue::from_static(
 );
 pub const CORS_MAX_AGE: HeaderValue = HeaderValue::from_static("600");
 pub const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+
+/// The quota headers every response on a rate-limited route carries.
+pub fn rate_limit(headers: &mut HeaderMap, limit: u32, remaining: u32) {
+    headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(limit));
+    headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(remaining));
+}
 
 /// Adds the headers every response carries; HSTS only in production, where TLS is expected
 /// in front of us (sending it over plain local HTTP would be ignored at best).

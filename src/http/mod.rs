@@ -1,7 +1,9 @@
 //! The HTTP side: a hyper 1.x server with hand-written routing and pre/post layers.
 
 mod body;
+pub mod client_ip;
 pub mod error;
+mod guard;
 mod handlers;
 pub mod headers;
 pub mod query;

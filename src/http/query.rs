@@ -147,4 +147,25 @@ mod tests {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        /// Any query string: no panic, and an accepted one is within the contract.
+        #[test]
+        fn accepted_queries_are_within_bounds(query in "[a-z=&0-9%+.-]{0,40}|.{0,80}") {
+            if let Ok(parsed) = parse_list_query(Some(&query)) {
+                proptest::prop_assert!((1..=MAX_LIMIT).contains(&parsed.limit));
+                match parsed.page {
+                    Page::After(id) | Page::Before(id) => proptest::prop_assert!(id >= 0),
+                    Page::Newest => {}
+                }
+            }
+        }
+
+        #[test]
+        fn ids_round_trip(id in 0i64..=i64::MAX) {
+            proptest::prop_assert_eq!(parse_id(&id.to_string()), Some(id));
+        }
+    }
 }

@@ -40,7 +40,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     }
 }
 
-fn truncate(path: &str) -> String {
+pub(super) fn truncate(path: &str) -> String {
     let mut shown: String = path.chars().take(100).collect();
     if shown.len() < path.len() {
         shown.push('…');

@@ -6,13 +6,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::HeaderMap;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::service;
+use super::{headers, service};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
@@ -23,8 +27,9 @@ use crate::sync::SyncHandle;
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// How long shutdown waits for a GitHub request in flight before leaving the worker.
 const SYNC_DEADLINE: Duration = Duration::from_secs(10);
-/// A client must send its request headers within this time.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// hyper's own read buffer cap: requests whose head does not fit are refused with a bare
+/// 431. Our JSON 431 (`ConnectionLimits::max_header_bytes`) applies well below it.
+const HYPER_MAX_BUF: usize = 64 * 1024;
 
 pub struct Server {
     listener: TcpListener,
@@ -78,28 +83,18 @@ impl Server {
     /// (up to `DRAIN_DEADLINE`) and stops the database writer.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(
+            self.state.config.connections.max_connections,
+        ));
+        let overloaded = Bytes::from(overload_answer(self.state.config.is_production()));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let state = Arc::clone(&self.state);
-                        let service = service_fn(move |req| {
-                            let state = Arc::clone(&state);
-                            async move { Ok::<_, Infallible>(service::handle(&state, req, peer).await) }
-                        });
-                        let connection = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_READ_TIMEOUT)
-                            .serve_connection(TokioIo::new(stream), service);
-                        let connection = graceful.watch(connection);
-                        tokio::spawn(async move {
-                            if let Err(err) = connection.await {
-                                log::debug!("connection from {peer} ended: {err}");
-                            }
-                        });
-                    }
+                    Ok((stream, peer)) => match Arc::clone(&slots).try_acquire_owned() {
+                        Ok(slot) => self.serve(stream, peer, slot, &graceful),
+                        Err(_) => shed(stream, peer, overloaded.clone()),
+                    },
                     // Out of file descriptors and the like: wait briefly rather than spin.
                     Err(err) => {
                         log::warn!("accept failed: {err}");
@@ -123,6 +118,72 @@ impl Server {
         log::info!("stopped");
         Ok(())
     }
+}
+
+impl Server {
+    /// Serves one connection on its own task; `slot` is held until it closes.
+    fn serve(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        slot: OwnedSemaphorePermit,
+        graceful: &GracefulShutdown,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&self.state);
+        let service = service_fn(move |req| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, Infallible>(service::handle(&state, req, peer).await) }
+        });
+        let limits = self.state.config.connections;
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            // Past our own JSON 431 at `max_header_bytes`, hyper refuses bare at this size.
+            .max_buf_size(HYPER_MAX_BUF)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                log::debug!("connection from {peer} ended: {err}");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Every slot is taken: answer 503 at once and close, rather than queue without bound.
+fn shed(mut stream: TcpStream, peer: SocketAddr, answer: Bytes) {
+    log::warn!("too many open connections; turning away {peer}");
+    tokio::spawn(async move {
+        let write = async {
+            stream.write_all(&answer).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    });
+}
+
+/// The full HTTP/1.1 answer sent when shedding, with the headers every response carries.
+fn overload_answer(production: bool) -> Vec<u8> {
+    let body = br#"{"error":"the server is busy; try again shortly"}"#;
+    let mut headers = HeaderMap::new();
+    headers::secure(&mut headers, production);
+    let mut answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n",
+        body.len()
+    )
+    .into_bytes();
+    for (name, value) in &headers {
+        answer.extend_from_slice(name.as_str().as_bytes());
+        answer.extend_from_slice(b": ");
+        answer.extend_from_slice(value.as_bytes());
+        answer.extend_from_slice(b"\r\n");
+    }
+    answer.extend_from_slice(b"\r\n");
+    answer.extend_from_slice(body);
+    answer
 }
 
 async fn close_db(db: Db) {

@@ -53,7 +53,7 @@ impl GithubConfig {
     /// `None` when sync is off (no token or no repository); an error when what is given
     /// cannot work, so a typo is caught at start rather than at the first message.
     pub fn from_args(args: &GithubArgs) -> Result<Option<GithubConfig>, ConfigError> {
-        let token = args.github_token.as_deref().map(str::trim).unwrap_or("");
+        let token = args.github_token.as_ref().map_or("", |t| t.expose().trim());
         let repo = args.github_repo.as_deref().map(str::trim).unwrap_or("");
         if repo.is_empty() {
             if !token.is_empty() {
@@ -149,7 +149,7 @@ mod tests {
 
     fn args(token: Option<&str>, repo: Option<&str>) -> GithubArgs {
         GithubArgs {
-            github_token: token.map(str::to_owned),
+            github_token: token.map(Secret::new),
             github_repo: repo.map(str::to_owned),
             github_branch: "main".into(),
             github_api_url: "https://api.github.com/".into(),

@@ -167,4 +167,18 @@ mod tests {
             assert!(is_plain_name(rest), "{name} has a name the route refuses");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        /// No accepted static name can climb, decode, or name a hidden file.
+        #[test]
+        fn accepted_names_cannot_escape(name in "[a-zA-Z0-9./%\\\\_-]{0,24}|.{0,24}") {
+            if is_plain_name(&name) {
+                proptest::prop_assert!(!name.contains("..") && !name.contains('%'));
+                proptest::prop_assert!(!name.contains('\\') && !name.starts_with('/'));
+                proptest::prop_assert!(name.split('/').all(|p| !p.is_empty() && !p.starts_with('.')));
+            }
+        }
+    }
 }

@@ -1,0 +1,237 @@
+//! Who the client is: the peer address, or the right-most untrusted `X-Forwarded-For` hop
+//! when the peer is a trusted proxy; and the key its rate limits are kept under.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use hyper::header::{HeaderMap, HeaderName};
+
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// An address block such as `10.0.0.0/8`, `::1/128`, or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+        };
+        (prefix <= max).then(|| Cidr {
+            network: mask(addr, prefix),
+            prefix,
+        })
+    }
+
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let addr = canonical(addr);
+        addr.is_ipv4() == self.network.is_ipv4() && mask(addr, self.prefix) == self.network
+    }
+}
+
+/// Parses `BOOKCHAT_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks.
+pub fn parse_trusted(list: &str) -> Result<Vec<Cidr>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Cidr::parse(s).ok_or_else(|| s.to_owned()))
+        .collect()
+}
+
+/// The client's address. `X-Forwarded-For` is believed only when the peer is trusted;
+/// then hops are read from the right (the nearest proxy's word first) and the first one
+/// that is not a trusted proxy is the client. A hop that does not parse ends the walk:
+/// nothing to its left can be trusted.
+pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let peer = canonical(peer);
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|cidr| cidr.contains(ip));
+    if trusted.is_empty() || !is_trusted(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .rev()
+        .flat_map(|value| value.to_str().unwrap_or("").rsplit(','));
+    for hop in hops {
+        let Some(ip) = parse_hop(hop) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One hop: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:80`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    hop.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|sa| canonical(sa.ip()))
+}
+
+/// The rate-limit key: IPv4 as is; IPv6 by its /64, which one subscriber usually owns
+/// whole (otherwise each of 2^64 addresses would get its own bucket).
+pub fn limit_key(client: IpAddr) -> IpAddr {
+    match canonical(client) {
+        IpAddr::V6(_) => mask(client, 64),
+        v4 => v4,
+    }
+}
+
+/// `::ffff:1.2.3.4` is the IPv4 client 1.2.3.4 seen through a dual-stack socket.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let keep = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & keep).into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let keep = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(bits & keep))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn xff(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(X_FORWARDED_FOR, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn cidrs_parse_and_match() {
+        let net = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains(ip("10.1.255.3")));
+        assert!(!net.contains(ip("10.2.0.1")));
+        assert!(net.contains(ip("::ffff:10.1.0.9")), "IPv4-mapped IPv6");
+        assert!(Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.1")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(Cidr::parse("fd00::/8").unwrap().contains(ip("fd12::1")));
+        assert!(!Cidr::parse("fd00::/8").unwrap().contains(ip("10.0.0.1")));
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0/8",
+            "x",
+            "1.2.3.4/+8",
+        ] {
+            assert_eq!(Cidr::parse(bad), None, "{bad}");
+        }
+        assert_eq!(parse_trusted(" 127.0.0.1 , 10.0.0.0/8,").unwrap().len(), 2);
+        assert_eq!(parse_trusted("10.0.0.0/8, nope").unwrap_err(), "nope");
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let headers = xff(&["203.0.113.9"]);
+        assert_eq!(
+            resolve(ip("198.51.100.1"), &headers, &[]),
+            ip("198.51.100.1")
+        );
+        let trusted = parse_trusted("10.0.0.1").unwrap();
+        assert_eq!(
+            resolve(ip("198.51.100.1"), &headers, &trusted),
+            ip("198.51.100.1")
+        );
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop_is_the_client() {
+        let trusted = parse_trusted("127.0.0.1, 10.9.0.0/16").unwrap();
+        let peer = ip("127.0.0.1");
+        // The client may put anything on the left; only what our proxies added counts.
+        let headers = xff(&["6.6.6.6, 1.1.1.1", "2.2.2.2, 10.9.1.1"]);
+        assert_eq!(resolve(peer, &headers, &trusted), ip("2.2.2.2"));
+        assert_eq!(
+            resolve(peer, &xff(&["[2001:db8::7]:443"]), &trusted),
+            ip("2001:db8::7")
+        );
+        // Only trusted hops: the farthest of them is the best we know.
+        assert_eq!(resolve(peer, &xff(&["10.9.0.5"]), &trusted), ip("10.9.0.5"));
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            resolve(peer, &xff(&["1.1.1.1, garbage, 10.9.0.5"]), &trusted),
+            ip("10.9.0.5")
+        );
+        assert_eq!(resolve(peer, &xff(&["garbage"]), &trusted), peer);
+        assert_eq!(resolve(peer, &HeaderMap::new(), &trusted), peer);
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_key_per_64() {
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            limit_key(ip("2001:db8:1:2:ffff::9")),
+            limit_key(ip("2001:db8:1:2::1"))
+        );
+        assert_ne!(
+            limit_key(ip("2001:db8:1:3::1")),
+            limit_key(ip("2001:db8:1:2::1"))
+        );
+        assert_eq!(limit_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(limit_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        /// Any X-Forwarded-For: no panic; from an untrusted peer it changes nothing; from a
+        /// trusted one the answer is the peer or an address the header named.
+        #[test]
+        fn forwarded_for_never_misleads(value in "[0-9a-f.:, \\[\\]]{0,60}|.{0,60}") {
+            let Ok(header) = HeaderValue::from_str(&value) else { return Ok(()) };
+            let mut headers = HeaderMap::new();
+            headers.insert(X_FORWARDED_FOR, header);
+            let peer = ip("192.0.2.10");
+            proptest::prop_assert_eq!(resolve(peer, &headers, &[]), peer);
+            let trusted = parse_trusted("192.0.2.0/24").unwrap();
+            let client = resolve(peer, &headers, &trusted);
+            let named = value.split(',').filter_map(parse_hop).any(|hop| hop == client);
+            proptest::prop_assert!(client == peer || named);
+        }
+    }
+}
