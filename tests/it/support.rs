@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use bookchat::cli::{DataArgs, Environment, GithubArgs, ServeArgs};
+use bookchat::cli::{DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs};
 use bookchat::config::Config;
 use bookchat::http::Server;
+use bookchat::secret::Secret;
 use bookchat::sync::SyncTiming;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -38,6 +39,12 @@ pub fn args(data_dir: &Path) -> ServeArgs {
         environment: Environment::Development,
         log_format: None,
         cors_origins: "*".into(),
+        // Most tests post more than a burst; the rate-limit tests turn limits back on.
+        limits: LimitArgs {
+            write_rate: "0".into(),
+            read_rate: "0".into(),
+            ..LimitArgs::default()
+        },
         github: GithubArgs::default(),
     }
 }
@@ -163,7 +170,7 @@ impl TestServer {
 /// GitHub settings that point at `fake`.
 pub fn github_args(fake: &FakeGitHub) -> GithubArgs {
     GithubArgs {
-        github_token: Some(fake.token()),
+        github_token: Some(Secret::new(fake.token())),
         github_repo: Some(fake.repo()),
         github_branch: fake.branch(),
         github_api_url: fake.url(),
@@ -246,6 +253,39 @@ pub async fn request(
     body: impl Into<Bytes>,
 ) -> Reply {
     let stream = TcpStream::connect(addr).await.expect("connect");
+    send(stream, addr, method, path, headers, body.into()).await
+}
+
+/// The same request from the local address `from` (e.g. 127.0.0.3), so the server sees
+/// another client.
+pub async fn request_from(
+    from: std::net::IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
+    let socket = match from {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .expect("socket");
+    socket
+        .bind(SocketAddr::new(from, 0))
+        .expect("bind the client address");
+    let stream = socket.connect(addr).await.expect("connect");
+    send(stream, addr, method, path, headers, body.into()).await
+}
+
+async fn send(
+    stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Reply {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .expect("handshake");
@@ -257,7 +297,7 @@ pub async fn request(
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    let req = builder.body(Full::new(body.into())).expect("request");
+    let req = builder.body(Full::new(body)).expect("request");
     let response = sender.send_request(req).await.expect("response");
     let status = response.status().as_u16();
     let headers = response.headers().clone();

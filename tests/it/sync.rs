@@ -274,7 +274,7 @@ async fn a_bad_token_keeps_messages_safe_and_shows_the_error() {
         dir.path(),
         |args| {
             args.github = github_args(&fake);
-            args.github.github_token = Some(secret.into());
+            args.github.github_token = Some(bookchat::secret::Secret::new(secret));
         },
         |config| config.github.as_mut().unwrap().timing = fast_timing(),
     )

@@ -1,5 +1,6 @@
-//! Sync across a crash of the real binary: a commit GitHub made just before the process
-//! was killed is found and adopted after the restart, never committed a second time.
+//! Sync in the real binary: a commit GitHub made just before the process was killed is
+//! adopted after the restart, never committed twice; and the token never reaches the log,
+//! not even at `RUST_LOG=trace`.
 
 use std::time::Duration;
 
@@ -62,4 +63,48 @@ async fn a_commit_made_just_before_a_kill_is_adopted_after_restart() {
     assert_eq!(message["git_commit_hash"], commits[0].sha.as_str());
     let (status, _) = server.terminate();
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn the_token_never_reaches_the_log_even_at_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGitHub::start_default().await;
+    let token = fake.token();
+    let server = spawn_server(dir.path(), |command| {
+        with_fake(&fake)(command);
+        command.env("RUST_LOG", "trace");
+    });
+    for i in 0..3 {
+        let body = format!(r#"{{"content": "logged {i}"}}"#);
+        let headers = [("content-type", "application/json")];
+        let reply = request(server.addr, "POST", "/api/messages", &headers, body).await;
+        assert_eq!(reply.status, 201);
+    }
+    eventually(
+        "the messages to be synced",
+        Duration::from_secs(20),
+        || async {
+            let stats = request(server.addr, "GET", "/api/stats", &[], "")
+                .await
+                .json();
+            (stats["messages"]["pending"] == 0).then_some(())
+        },
+    )
+    .await;
+    let (status, log) = server.terminate();
+    assert!(status.success());
+    assert!(log.lines().count() > 20, "trace logging was on:\n{log}");
+    assert!(
+        log.contains("bookchat::sync") || log.contains("GitHub"),
+        "{log}"
+    );
+    // Not the token, and not a piece of it split over a hex dump's rows either.
+    let chars: Vec<char> = token.chars().collect();
+    for window in chars.windows(8) {
+        let piece: String = window.iter().collect();
+        assert!(
+            !log.contains(&piece),
+            "{piece:?} of the token is in the log"
+        );
+    }
 }
