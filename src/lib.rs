@@ -9,6 +9,8 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod message;
+pub mod metrics;
+pub mod process;
 pub mod ratelimit;
 pub mod secret;
 pub mod state;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use log::kv::{self, Key, Value, VisitSource};
 use log::{Level, Log, Metadata, Record};
 
 use crate::cli::LogFormat;
@@ -12,16 +13,14 @@ use crate::secret::Secret;
 pub fn init(format: LogFormat, secret: Option<Secret>) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
-    if format == LogFormat::Json {
-        builder.format(|out, record| {
-            let line = serde_json::json!({
-                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "level": record.level().as_str(),
-                "target": record.target(),
-                "message": record.args().to_string(),
-            });
-            writeln!(out, "{line}")
-        });
+    match format {
+        LogFormat::Json => {
+            builder.format(|out, record| writeln!(out, "{}", json_line(record)));
+        }
+        // The message already says what the key-values hold; don't print them twice.
+        LogFormat::Text => {
+            builder.format_key_values(env_logger::fmt::hidden_kv_format);
+        }
     }
     let inner = builder.build();
     let max = inner.filter();
@@ -31,6 +30,40 @@ pub fn init(format: LogFormat, secret: Option<Secret>) {
     };
     if log::set_boxed_logger(Box::new(guarded)).is_ok() {
         log::set_max_level(max);
+    }
+}
+
+/// One log record as one JSON object: time, level, target, message, and any structured
+/// key-values (the access log's method, path, status, duration_ms, client, request_id).
+fn json_line(record: &Record<'_>) -> serde_json::Value {
+    let mut line = serde_json::Map::new();
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    line.insert("time".into(), time.into());
+    line.insert("level".into(), record.level().as_str().into());
+    line.insert("target".into(), record.target().into());
+    line.insert("message".into(), record.args().to_string().into());
+    let mut fields = Fields(&mut line);
+    let _ = record.key_values().visit(&mut fields);
+    serde_json::Value::Object(line)
+}
+
+struct Fields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl<'kvs> VisitSource<'kvs> for Fields<'_> {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), kv::Error> {
+        let json = if let Some(n) = value.to_u64() {
+            n.into()
+        } else if let Some(n) = value.to_i64() {
+            n.into()
+        } else if let Some(x) = value.to_f64() {
+            x.into()
+        } else if let Some(b) = value.to_bool() {
+            b.into()
+        } else {
+            value.to_string().into()
+        };
+        self.0.insert(key.as_str().to_owned(), json);
+        Ok(())
     }
 }
 
@@ -65,6 +98,7 @@ impl Log for Guarded {
             self.inner.log(
                 &Record::builder()
                     .args(format_args!("{clean}"))
+                    .key_values(record.key_values())
                     .metadata(record.metadata().clone())
                     .module_path(record.module_path())
                     .file(record.file())
@@ -84,6 +118,29 @@ impl Log for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_carry_structured_fields() {
+        let fields: &[(&str, Value<'_>)] = &[
+            ("method", Value::from("GET")),
+            ("status", Value::from(200u16)),
+            ("duration_ms", Value::from(1.5f64)),
+        ];
+        let record = Record::builder()
+            .args(format_args!("GET / 200"))
+            .level(Level::Info)
+            .target("bookchat::access")
+            .key_values(&fields)
+            .build();
+        let line = json_line(&record);
+        assert_eq!(line["message"], "GET / 200");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["target"], "bookchat::access");
+        assert_eq!(line["method"], "GET");
+        assert_eq!(line["status"], 200);
+        assert_eq!(line["duration_ms"], 1.5);
+        assert!(line["time"].as_str().unwrap().ends_with('Z'));
+    }
 
     #[test]
     fn client_library_detail_is_never_enabled() {

@@ -4,6 +4,8 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::http::request_id::RequestIds;
+use crate::metrics::Metrics;
 use crate::ratelimit::{Limiter, Policy, DEFAULT_CAPACITY};
 use crate::sync::SyncHandle;
 
@@ -18,6 +20,9 @@ pub struct AppState {
     /// Their locks are explained in `ratelimit`.
     pub write_limiter: Option<Limiter>,
     pub read_limiter: Option<Limiter>,
+    /// Request counters and the latency histogram: atomics, no lock.
+    pub metrics: Metrics,
+    pub request_ids: RequestIds,
     pub started: Instant,
 }
 
@@ -30,6 +35,8 @@ impl AppState {
             config,
             db,
             sync,
+            metrics: Metrics::default(),
+            request_ids: RequestIds::default(),
             started: Instant::now(),
         }
     }

@@ -7,6 +7,7 @@ mod guard;
 mod handlers;
 pub mod headers;
 pub mod query;
+pub mod request_id;
 mod router;
 mod server;
 mod service;

@@ -2,7 +2,7 @@
 
 use hyper::Method;
 
-use super::handlers::{assets, health, messages, stats};
+use super::handlers::{assets, health, messages, metrics, stats};
 use super::{ApiError, Request, Response};
 use crate::state::AppState;
 
@@ -22,6 +22,7 @@ pub async fn route(state: &AppState, req: Request) -> Result<Response, ApiError>
         (Method::GET, ["api", "messages", _]) => messages::get(state, req).await,
         (Method::GET, ["api", "health"]) => health::check(state, req).await,
         (Method::GET, ["api", "stats"]) => stats::show(state, req).await,
+        (Method::GET, ["metrics"]) => metrics::show(state, req).await,
         (_, segments) => Err(match allowed_methods(segments) {
             Some(allow) => ApiError::MethodNotAllowed { allow },
             None => ApiError::NotFound(format!("no route for {}", truncate(&path))),
@@ -33,9 +34,12 @@ pub async fn route(state: &AppState, req: Request) -> Result<Response, ApiError>
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["api", "messages"] => Some("GET, HEAD, POST, OPTIONS"),
-        [] | ["static", ..] | ["api", "messages", _] | ["api", "health"] | ["api", "stats"] => {
-            Some("GET, HEAD, OPTIONS")
-        }
+        []
+        | ["static", ..]
+        | ["api", "messages", _]
+        | ["api", "health"]
+        | ["api", "stats"]
+        | ["metrics"] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }
 }

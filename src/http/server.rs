@@ -93,7 +93,10 @@ impl Server {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => match Arc::clone(&slots).try_acquire_owned() {
                         Ok(slot) => self.serve(stream, peer, slot, &graceful),
-                        Err(_) => shed(stream, peer, overloaded.clone()),
+                        Err(_) => {
+                            self.state.metrics.connection_shed();
+                            shed(stream, peer, overloaded.clone());
+                        }
                     },
                     // Out of file descriptors and the like: wait briefly rather than spin.
                     Err(err) => {
@@ -143,10 +146,13 @@ impl Server {
             .max_buf_size(HYPER_MAX_BUF)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        let state = Arc::clone(&self.state);
+        state.metrics.connection_opened();
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 log::debug!("connection from {peer} ended: {err}");
             }
+            state.metrics.connection_closed();
             drop(slot);
         });
     }

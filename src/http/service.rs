@@ -1,28 +1,43 @@
-//! The request pipeline around the router: who the client is, size and rate checks,
-//! preflight, error mapping, CORS, security headers, and the access-log line.
+//! The request pipeline around the router: who the client is, a request id, size and rate
+//! checks, preflight, error mapping, CORS, security headers, metrics and the access log.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hyper::header::ORIGIN;
+use hyper::header::{HeaderValue, ORIGIN};
 use hyper::{Method, StatusCode};
 
 use super::guard::{self, Quota};
+use super::request_id::X_REQUEST_ID;
 use super::{client_ip, headers, router, ApiError, Request, Response};
+use crate::metrics::Route;
 use crate::state::AppState;
+
+/// What the access log and the metrics need to know of a request after it is consumed.
+struct Seen {
+    method: Method,
+    /// Shortened: a log line should not carry an 8 KiB target a client chose.
+    path: String,
+    route: Route,
+    client: IpAddr,
+    id: HeaderValue,
+}
 
 pub async fn handle(state: &AppState, req: Request, peer: SocketAddr) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
-    // Shortened: a log line should not carry an 8 KiB target a client chose.
-    let target = router::truncate(req.uri().path());
+    let seen = Seen {
+        method: req.method().clone(),
+        path: router::truncate(req.uri().path()),
+        route: Route::of(req.uri().path()),
+        client: client_ip::resolve(peer.ip(), req.headers(), &state.config.trusted_proxies),
+        id: state.request_ids.for_request(req.headers()),
+    };
     let origin = req.headers().get(ORIGIN).cloned();
     let production = state.config.is_production();
-    let client = client_ip::resolve(peer.ip(), req.headers(), &state.config.trusted_proxies);
 
     let mut quota = None;
-    let result = match pre(state, &req, client) {
-        Ok(_) if method == Method::OPTIONS => Ok(headers::preflight()),
+    let result = match pre(state, &req, seen.client) {
+        Ok(_) if seen.method == Method::OPTIONS => Ok(headers::preflight()),
         Ok(granted) => {
             quota = granted;
             router::route(state, req).await
@@ -30,18 +45,18 @@ pub async fn handle(state: &AppState, req: Request, peer: SocketAddr) -> Respons
         Err(err) => Err(err),
     };
     let mut response = result.unwrap_or_else(|err| err.into_response(production));
+    let out = response.headers_mut();
     if let Some(Quota { limit, remaining }) = quota {
-        headers::rate_limit(response.headers_mut(), limit, remaining);
+        headers::rate_limit(out, limit, remaining);
     }
-    headers::cors(response.headers_mut(), &state.config.cors, origin.as_ref());
-    headers::secure(response.headers_mut(), production);
-    access_log(
-        &method,
-        &target,
-        response.status(),
-        started.elapsed(),
-        client,
-    );
+    headers::cors(out, &state.config.cors, origin.as_ref());
+    headers::secure(out, production);
+    out.insert(X_REQUEST_ID, seen.id.clone());
+    let took = started.elapsed();
+    state
+        .metrics
+        .record(seen.route, response.status().as_u16(), took);
+    access_log(&seen, response.status(), took);
     response
 }
 
@@ -54,14 +69,23 @@ fn pre(state: &AppState, req: &Request, client: IpAddr) -> Result<Option<Quota>,
     guard::check_rate(state, req.method(), req.uri().path(), client)
 }
 
-fn access_log(method: &Method, path: &str, status: StatusCode, took: Duration, client: IpAddr) {
+/// One line per request. The fields also travel as structured key-values, which the JSON
+/// log format writes as their own keys.
+fn access_log(seen: &Seen, status: StatusCode, took: Duration) {
+    let duration_ms = (took.as_secs_f64() * 1e4).round() / 10.0;
+    let client = seen.client.to_string();
+    let id = seen.id.to_str().unwrap_or("");
     log::info!(
         target: "bookchat::access",
-        "{} {} {} {:.1}ms {}",
-        method,
-        path,
+        method = seen.method.as_str(),
+        path = seen.path.as_str(),
+        status = status.as_u16(),
+        duration_ms = duration_ms,
+        client = client.as_str(),
+        request_id = id;
+        "{} {} {} {duration_ms:.1}ms {client} {id}",
+        seen.method,
+        seen.path,
         status.as_u16(),
-        took.as_secs_f64() * 1000.0,
-        client
     );
 }

@@ -8,6 +8,7 @@ mod fake_github;
 mod hardening;
 mod headers;
 mod limits;
+mod observability;
 mod persistence;
 mod shutdown;
 mod support;

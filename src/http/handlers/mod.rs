@@ -3,4 +3,5 @@
 pub mod assets;
 pub mod health;
 pub mod messages;
+pub mod metrics;
 pub mod stats;

@@ -1,28 +1,75 @@
-//! `GET /api/stats`: what the server is doing, for people and monitoring.
+//! `GET /api/stats`: what the server is doing, gathered once for both the JSON answer and
+//! the Prometheus text of `/metrics`. Cheap enough to call every second: atomics, two
+//! indexed counts, a `stat` of the database files and two small reads of `/proc`.
+
+use std::collections::BTreeMap;
 
 use hyper::StatusCode;
 use serde::Serialize;
 
 use crate::http::{json, ApiError, Request, Response};
+use crate::metrics::Snapshot;
+use crate::process::{self, ProcessStats};
 use crate::state::AppState;
 use crate::sync::SyncStatus;
 
-#[derive(Serialize)]
-struct Stats {
-    version: &'static str,
-    uptime_seconds: u64,
-    messages: MessageCounts,
-    sync: SyncStatus,
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    pub version: &'static str,
+    pub uptime_seconds: u64,
+    pub requests: Requests,
+    pub latency_ms: Latency,
+    pub connections: Connections,
+    pub messages: MessageCounts,
+    pub sync: SyncStatus,
+    pub process: Option<ProcessStats>,
+    pub database: DatabaseSize,
+    /// Kept for `/metrics`, which renders the whole histogram.
+    #[serde(skip)]
+    pub snapshot: Snapshot,
 }
 
-#[derive(Serialize)]
-struct MessageCounts {
-    total: i64,
-    synced: i64,
-    pending: i64,
+#[derive(Debug, Serialize)]
+pub struct Requests {
+    pub total: u64,
+    pub by_status: BTreeMap<String, u64>,
+    pub by_route: BTreeMap<&'static str, u64>,
+}
+
+/// Since start, estimated from the fixed histogram (bucket interpolation).
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Connections {
+    pub open: u64,
+    pub total: u64,
+    pub shed: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageCounts {
+    pub total: i64,
+    pub synced: i64,
+    pub pending: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatabaseSize {
+    pub bytes: u64,
+    pub wal_bytes: u64,
 }
 
 pub async fn show(state: &AppState, _req: Request) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &gather(state).await?))
+}
+
+pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
     let (total, pending) = state
         .db
         .read(|conn| {
@@ -35,15 +82,45 @@ pub async fn show(state: &AppState, _req: Request) -> Result<Response, ApiError>
             Ok((total, pending))
         })
         .await?;
-    let stats = Stats {
+    let snapshot = state.metrics.snapshot();
+    let ms = |q: f64| snapshot.quantile(q).map(|s| round3(s * 1000.0));
+    let count = snapshot.requests_total;
+    let db_path = state.config.db_path();
+    let file_len = |path: std::path::PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
+    Ok(Figures {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
+        requests: Requests {
+            total: count,
+            by_status: snapshot.by_status.iter().cloned().collect(),
+            by_route: snapshot.by_route.iter().copied().collect(),
+        },
+        latency_ms: Latency {
+            p50: ms(0.50),
+            p95: ms(0.95),
+            p99: ms(0.99),
+            mean: (count > 0).then(|| round3(snapshot.latency_sum_seconds * 1000.0 / count as f64)),
+        },
+        connections: Connections {
+            open: snapshot.open_connections,
+            total: snapshot.connections_total,
+            shed: snapshot.connections_shed,
+        },
         messages: MessageCounts {
             total,
             synced: total - pending,
             pending,
         },
         sync: state.sync.status(),
-    };
-    Ok(json(StatusCode::OK, &stats))
+        process: process::current(),
+        database: DatabaseSize {
+            bytes: file_len(db_path.clone()),
+            wal_bytes: file_len(db_path.with_extension("db-wal")),
+        },
+        snapshot,
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
