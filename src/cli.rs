@@ -98,6 +98,10 @@ pub struct LimitArgs {
     /// Open connections served at once; more are answered 503 and closed.
     #[arg(long, env = "BOOKCHAT_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// Live /api/events streams open at once (each is also a connection); 0 turns them off.
+    #[arg(long, env = "BOOKCHAT_MAX_EVENT_STREAMS", default_value_t = 1000)]
+    pub max_event_streams: usize,
 }
 
 impl Default for LimitArgs {
@@ -109,6 +113,7 @@ impl Default for LimitArgs {
             read_rate: "600/60".into(),
             read_burst: 120,
             max_connections: 1024,
+            max_event_streams: 1000,
         }
     }
 }

@@ -70,6 +70,10 @@ pub struct ConnectionLimits {
     pub max_headers: usize,
     pub max_header_bytes: usize,
     pub max_url_bytes: usize,
+    /// Open `/api/events` streams at once; more get a 503.
+    pub max_event_streams: usize,
+    /// How often an idle event stream gets a comment line, so proxies keep it open.
+    pub heartbeat: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -80,6 +84,8 @@ impl Default for ConnectionLimits {
             max_headers: 64,
             max_header_bytes: 16 * 1024,
             max_url_bytes: 8 * 1024,
+            max_event_streams: 1000,
+            heartbeat: Duration::from_secs(15),
         }
     }
 }
@@ -113,6 +119,7 @@ impl Config {
                     0 => return Err(ConfigError::MaxConnections),
                     n => n,
                 },
+                max_event_streams: args.limits.max_event_streams,
                 ..ConnectionLimits::default()
             },
         })

@@ -1,5 +1,5 @@
-// BookChat entry module: owns page state, the message list, polling, load-older,
-// optimistic sending and the composer. Network calls live in api.js, DOM
+// BookChat entry module: owns page state, the message list, live updates (Server-Sent
+// Events, with polling as the fallback), load-older, optimistic sending and the composer. Network calls live in api.js, DOM
 // building in render.js, browser storage in store.js.
 import { api, describeError } from "./api.js";
 import { buildMessage, fillMessage, setStatus, toast } from "./render.js";
@@ -41,6 +41,7 @@ const state = {
   ready: false,
   polling: false,
   pollTimer: 0,
+  live: null, // the open EventSource; while it is open, polling stands down
 };
 
 function rememberOwn(id) {
@@ -180,16 +181,55 @@ async function tick() {
   state.polling = true;
   try {
     if (!state.ready) await loadInitial();
-    else {
+    else if (!isLive()) {
       await pollNew();
       await refreshUnsynced();
     }
+    if (state.ready && !state.live) startLive();
   } catch (err) {
     // api() already reported the outage; the next tick simply tries again.
   } finally {
     state.polling = false;
     clearTimeout(state.pollTimer);
     state.pollTimer = setTimeout(tick, POLL_MS);
+  }
+}
+
+// ---------- live updates
+
+function isLive() {
+  return state.live !== null && state.live.readyState === EventSource.OPEN;
+}
+
+// New messages and sync marks arrive as they happen. The browser reconnects by itself
+// and resumes with Last-Event-ID; if the stream is refused for good, polling carries on.
+function startLive() {
+  if (!("EventSource" in window)) return;
+  const source = new EventSource(`/api/events?after=${state.cursor}`);
+  state.live = source;
+  source.addEventListener("message", (event) => {
+    const msg = parseEvent(event);
+    if (!msg) return;
+    keepBottom(() => mergeMessages([msg], true));
+    noteCursor([msg]);
+    updateEmpty();
+  });
+  source.addEventListener("synced", (event) => {
+    const msg = parseEvent(event);
+    if (msg && state.byId.has(msg.id)) updateExisting(msg);
+  });
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) {
+      state.live = null; // the next tick polls, then tries the stream again
+    }
+  });
+}
+
+function parseEvent(event) {
+  try {
+    return JSON.parse(event.data);
+  } catch (err) {
+    return null;
   }
 }
 

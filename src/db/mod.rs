@@ -17,6 +17,7 @@ pub use migrations::{migrate, SCHEMA_VERSION};
 pub use queries::Page;
 pub use writer::now_rfc3339;
 
+use crate::live::{Live, CACHED};
 use crate::message::{Message, NewMessage};
 use writer::WriteJob;
 
@@ -60,6 +61,8 @@ pub struct Db {
 
 struct Inner {
     path: PathBuf,
+    /// The newest messages and the event broadcast, fed by the writer after each commit.
+    live: Arc<Live>,
     jobs: mpsc::Sender<WriteJob>,
     // std Mutex: held only to pop or push a connection, never across an await or a query.
     readers: Mutex<Vec<Connection>>,
@@ -79,19 +82,28 @@ impl Db {
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("database journal mode is {mode}, not WAL; readers may wait on writes");
         }
+        let newest = queries::list(&conn, Page::Newest, CACHED as u32)?;
+        let live = Arc::new(Live::new(newest));
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
+        let for_writer = Arc::clone(&live);
         let writer = std::thread::Builder::new()
             .name("bookchat-db-writer".into())
-            .spawn(move || writer::run(conn, queue))
+            .spawn(move || writer::run(conn, queue, &for_writer))
             .map_err(|err| DbError::Task(format!("cannot start the writer thread: {err}")))?;
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                live,
                 jobs,
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(writer)),
             }),
         })
+    }
+
+    /// What is new, in memory; see `live`.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.inner.live
     }
 
     /// Stores a message. Resolves only after its transaction has committed to disk.

@@ -4,6 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::DbError;
+use crate::live::Live;
 use crate::message::{Message, NewMessage};
 
 /// The most inserts one transaction carries; bounds the latency of the last one in a batch.
@@ -21,7 +22,7 @@ type Pending = (NewMessage, oneshot::Sender<Result<Message, DbError>>);
 
 /// Waits for an insert, takes every other one already queued, and commits them together:
 /// one fsync for many messages, and each caller is answered only after that commit.
-pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
+pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>, live: &Live) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut stopping = false;
     while !stopping {
@@ -39,15 +40,17 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>) {
             }
         }
         if !batch.is_empty() {
-            commit(&mut conn, &mut batch);
+            commit(&mut conn, &mut batch, live);
         }
     }
     log::debug!("database writer stopped");
 }
 
-fn commit(conn: &mut Connection, batch: &mut Vec<Pending>) {
+fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, live: &Live) {
     match insert_all(conn, batch.iter().map(|(message, _)| message)) {
         Ok(stored) => {
+            // Visible to polls and streams before any sender hears "201".
+            live.created(&stored);
             for ((_, reply), message) in batch.drain(..).zip(stored) {
                 // The caller may have gone away (client hung up); the row is stored anyway.
                 let _ = reply.send(Ok(message));

@@ -25,6 +25,8 @@ pub enum ApiError {
     HeadersTooLarge(String),
     #[error("the request target is longer than {limit} bytes")]
     UriTooLong { limit: usize },
+    #[error("{0}")]
+    Busy(&'static str),
     #[error("the database is unavailable: {0}")]
     Unavailable(#[from] DbError),
 }
@@ -40,7 +42,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

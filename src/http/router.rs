@@ -2,7 +2,7 @@
 
 use hyper::Method;
 
-use super::handlers::{assets, health, messages, metrics, stats};
+use super::handlers::{assets, events, health, messages, metrics, stats};
 use super::{ApiError, Request, Response};
 use crate::state::AppState;
 
@@ -21,6 +21,7 @@ pub async fn route(state: &AppState, req: Request) -> Result<Response, ApiError>
         (Method::POST, ["api", "messages"]) => messages::create(state, req).await,
         (Method::GET, ["api", "messages", _]) => messages::get(state, req).await,
         (Method::GET, ["api", "health"]) => health::check(state, req).await,
+        (Method::GET, ["api", "events"]) => events::stream(state, req).await,
         (Method::GET, ["api", "stats"]) => stats::show(state, req).await,
         (Method::GET, ["metrics"]) => metrics::show(state, req).await,
         (_, segments) => Err(match allowed_methods(segments) {
@@ -39,6 +40,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["api", "messages", _]
         | ["api", "health"]
         | ["api", "stats"]
+        | ["api", "events"]
         | ["metrics"] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }

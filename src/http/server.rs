@@ -59,7 +59,8 @@ impl Server {
         };
         let github = config.github.clone();
         let db_path = config.db_path();
-        let sync = tokio::task::spawn_blocking(move || SyncHandle::start(github, &db_path))
+        let live = Arc::clone(db.live());
+        let sync = tokio::task::spawn_blocking(move || SyncHandle::start(github, &db_path, live))
             .await
             .map_err(|err| Error::io("sync start-up failed", std::io::Error::other(err)))?;
         let sync = match sync {
@@ -109,6 +110,8 @@ impl Server {
         }
         drop(self.listener);
         log::info!("shutting down: draining open connections");
+        // Event streams never end by themselves; end them so their connections drain.
+        self.state.db.live().close();
         if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown())
             .await
             .is_err()

@@ -19,6 +19,7 @@ use serde::Serialize;
 pub use settings::{GithubConfig, SyncTiming};
 
 use crate::db::{self, DbError};
+use crate::live::Live;
 
 /// What `/api/stats` shows of sync. The pending count comes from the database.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -108,7 +109,11 @@ impl SyncHandle {
     }
 
     /// Starts the worker on its own connection to the (already migrated) database.
-    pub fn start(config: Option<GithubConfig>, db_path: &Path) -> Result<SyncHandle, DbError> {
+    pub fn start(
+        config: Option<GithubConfig>,
+        db_path: &Path,
+        live: Arc<Live>,
+    ) -> Result<SyncHandle, DbError> {
         let Some(config) = config else {
             log::info!("GitHub sync is off (set GITHUB_TOKEN and GITHUB_REPO to turn it on)");
             return Ok(SyncHandle::disabled());
@@ -133,7 +138,7 @@ impl SyncHandle {
                 ..SyncStatus::default()
             }),
         });
-        let worker = worker::Worker::new(config, conn, Arc::clone(&shared));
+        let worker = worker::Worker::new(config, conn, Arc::clone(&shared), live);
         let thread = std::thread::Builder::new()
             .name("bookchat-sync".into())
             .spawn(move || worker.run())

@@ -4,6 +4,8 @@
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
+use crate::message::Message;
+
 /// A message waiting to be committed: the fields its file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pending {
@@ -23,6 +25,18 @@ impl Pending {
             .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
             .collect();
         format!("{folder}/{:08}_{stamp}.json", self.id)
+    }
+
+    /// The message as the API shows it once it is in `commit`.
+    pub fn synced_in(&self, commit: &str) -> Message {
+        Message {
+            id: self.id,
+            content: self.content.clone(),
+            author: self.author.clone(),
+            created_at: self.created_at.clone(),
+            git_commit_hash: Some(commit.to_owned()),
+            synced: true,
+        }
     }
 
     /// The file's bytes: the same for the same message every time, so a file found on

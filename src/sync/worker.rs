@@ -13,6 +13,8 @@ use super::settings::{GithubConfig, SyncTiming};
 use super::store::{self, Pending};
 use super::Shared;
 use crate::db::now_rfc3339;
+use crate::live::Live;
+use crate::message::Message;
 
 /// Files per commit. Small enough that GitHub lists a commit's files on one page (300),
 /// large enough that a burst of hundreds costs a handful of requests.
@@ -26,6 +28,8 @@ pub(super) struct Worker {
     folder: String,
     timing: SyncTiming,
     shared: Arc<Shared>,
+    /// Told of every message marked synced, so pages and event streams show it at once.
+    live: Arc<Live>,
     /// Set at start and after any failure that may have left a commit behind: the next
     /// attempt first looks on GitHub for what is already there, so nothing is committed twice.
     verify: bool,
@@ -42,13 +46,19 @@ enum Next {
 }
 
 impl Worker {
-    pub(super) fn new(config: GithubConfig, conn: Connection, shared: Arc<Shared>) -> Worker {
+    pub(super) fn new(
+        config: GithubConfig,
+        conn: Connection,
+        shared: Arc<Shared>,
+        live: Arc<Live>,
+    ) -> Worker {
         Worker {
             folder: config.path.clone(),
             timing: config.timing,
             github: GitHub::new(config, Arc::clone(&shared.stop)),
             conn,
             shared,
+            live,
             verify: true,
             last_head: None,
             failures: 0,
@@ -213,6 +223,8 @@ impl Worker {
     fn mark(&mut self, rows: &[Pending], commit: &str) -> Result<(), Failure> {
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
         store::mark_synced(&mut self.conn, &ids, commit).map_err(db_failure)?;
+        let synced: Vec<Message> = rows.iter().map(|row| row.synced_in(commit)).collect();
+        self.live.synced(&synced);
         self.shared.status().messages_synced += ids.len() as u64;
         Ok(())
     }

@@ -25,10 +25,16 @@ struct MessageList {
 
 pub async fn list(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let query = parse_list_query(req.uri().query()).map_err(ApiError::BadRequest)?;
-    let messages = state
-        .db
-        .read(move |conn| queries::list(conn, query.page, query.limit))
-        .await?;
+    // Polls and the newest page come from memory; only older history reaches SQLite.
+    let messages = match state.db.live().page(query.page, query.limit as usize) {
+        Some(messages) => messages,
+        None => {
+            state
+                .db
+                .read(move |conn| queries::list(conn, query.page, query.limit))
+                .await?
+        }
+    };
     Ok(json(StatusCode::OK, &MessageList { messages }))
 }
 

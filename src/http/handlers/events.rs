@@ -1,0 +1,213 @@
+//! `GET /api/events`: Server-Sent Events. Every new message (with an `id:` to resume from)
+//! and every sync change is pushed to each open stream as it happens; `Last-Event-ID`
+//! resumes without gaps or repeats, across restarts too, because the backlog comes from
+//! the database; a comment line keeps idle streams alive through proxies.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Frame};
+use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::StatusCode;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::db::{queries, Db, Page};
+use crate::http::query::parse_id;
+use crate::http::{ApiError, Request, Response};
+use crate::live::{Event, Live, StreamSlot, CACHED};
+use crate::message::Message;
+use crate::state::AppState;
+
+const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache, no-transform");
+/// Tells nginx not to buffer the stream.
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// Frames queued for a slow client before its task waits (and, if it lags far enough
+/// behind the broadcast, re-reads the backlog from the database).
+const QUEUE: usize = 64;
+
+pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    let live = state.db.live();
+    let limits = &state.config.connections;
+    let slot = live
+        .open_stream(limits.max_event_streams)
+        .ok_or(ApiError::Busy(
+            "too many open event streams; try again later",
+        ))?;
+    let cursor = start_after(&req, live.last_id())?;
+    let (frames, body) = mpsc::channel(QUEUE);
+    let feed = Feed {
+        db: state.db.clone(),
+        live: Arc::clone(live),
+        cursor,
+        frames,
+        _slot: slot,
+    };
+    tokio::spawn(feed.run(limits.heartbeat));
+    let mut response = Response::new(ChannelBody(body).boxed());
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, EVENT_STREAM);
+    headers.insert(CACHE_CONTROL, NO_CACHE);
+    headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// Where the stream starts: after `Last-Event-ID` (what a reconnecting browser sends),
+/// else after `?after=ID` (what the page sends first), else after the newest message.
+fn start_after(req: &Request, newest: i64) -> Result<i64, ApiError> {
+    if let Some(value) = req.headers().get(LAST_EVENT_ID) {
+        let text = value.to_str().unwrap_or("").trim();
+        return parse_id(text)
+            .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be a message id".into()));
+    }
+    let after = req.uri().query().unwrap_or("").split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == "after").then_some(value)
+    });
+    match after {
+        Some(value) => parse_id(value)
+            .ok_or_else(|| ApiError::BadRequest("`after` must be a message id".into())),
+        None => Ok(newest),
+    }
+}
+
+/// One stream's task: the backlog, then live events, heartbeats, and an end at shutdown.
+struct Feed {
+    db: Db,
+    live: Arc<Live>,
+    /// The id of the last message sent: nothing at or below it is sent again.
+    cursor: i64,
+    frames: mpsc::Sender<Bytes>,
+    _slot: StreamSlot,
+}
+
+impl Feed {
+    async fn run(mut self, heartbeat: std::time::Duration) {
+        // Subscribe before reading the backlog: whatever commits in between arrives twice
+        // at worst, and the cursor drops the second copy.
+        let mut events = self.live.subscribe();
+        let mut closing = self.live.closing();
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+        if *closing.borrow_and_update() {
+            return;
+        }
+        if !self.send(Bytes::from_static(b"retry: 2000\n\n")).await || !self.backlog().await {
+            return;
+        }
+        loop {
+            let going = tokio::select! {
+                event = events.recv() => match event {
+                    Ok(Event::Created(message)) => self.created(&message).await,
+                    Ok(Event::Synced(message)) => self.send(frame("synced", None, &message)).await,
+                    Err(RecvError::Lagged(_)) => self.backlog().await,
+                    Err(RecvError::Closed) => false,
+                },
+                _ = beat.tick() => self.send(Bytes::from_static(b": heartbeat\n\n")).await,
+                // The only change is to "closing"; a dropped sender means the same.
+                _ = closing.changed() => false,
+                () = self.frames.closed() => false,
+            };
+            if !going {
+                break;
+            }
+        }
+    }
+
+    async fn created(&mut self, message: &Message) -> bool {
+        if message.id <= self.cursor {
+            return true;
+        }
+        self.cursor = message.id;
+        self.send(frame("message", Some(message.id), message)).await
+    }
+
+    /// Sends every message after the cursor, from memory or the database, page by page.
+    async fn backlog(&mut self) -> bool {
+        loop {
+            let page = Page::After(self.cursor);
+            let messages = match self.live.page(page, CACHED) {
+                Some(messages) => messages,
+                None => {
+                    let read = self.db.read(move |c| queries::list(c, page, CACHED as u32));
+                    match read.await {
+                        Ok(messages) => messages,
+                        Err(err) => {
+                            log::warn!("event stream could not read its backlog: {err}");
+                            return false;
+                        }
+                    }
+                }
+            };
+            let full = messages.len() == CACHED;
+            for message in &messages {
+                if !self.created(message).await {
+                    return false;
+                }
+            }
+            if !full {
+                return true;
+            }
+        }
+    }
+
+    /// False once the client has gone.
+    async fn send(&self, bytes: Bytes) -> bool {
+        self.frames.send(bytes).await.is_ok()
+    }
+}
+
+/// One SSE event. JSON has no raw newlines, so `data` is one line.
+fn frame(event: &str, id: Option<i64>, message: &Message) -> Bytes {
+    let data = serde_json::to_string(message).unwrap_or_default();
+    let text = match id {
+        Some(id) => format!("id: {id}\nevent: {event}\ndata: {data}\n\n"),
+        None => format!("event: {event}\ndata: {data}\n\n"),
+    };
+    Bytes::from(text)
+}
+
+/// A response body fed by a channel: each item is one chunk; the channel's end ends it.
+struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|bytes| Ok(Frame::data(bytes))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_follow_the_event_stream_format() {
+        let message = Message {
+            id: 7,
+            content: "two\nlines".into(),
+            author: None,
+            created_at: "2026-11-25T00:00:00.000Z".into(),
+            git_commit_hash: None,
+            synced: false,
+        };
+        let text = String::from_utf8(frame("message", Some(7), &message).to_vec()).unwrap();
+        assert!(text.starts_with("id: 7\nevent: message\ndata: {"), "{text}");
+        assert!(text.ends_with("}\n\n"));
+        assert_eq!(text.matches('\n').count(), 4, "data stays on one line");
+        let synced = String::from_utf8(frame("synced", None, &message).to_vec()).unwrap();
+        assert!(synced.starts_with("event: synced\ndata: "), "{synced}");
+    }
+}
