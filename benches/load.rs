@@ -1,0 +1,369 @@
+//! `cargo bench`: starts the release `bookchat` as a child on a free port (rate limits
+//! off), drives it with its own HTTP/1.1 keep-alive client, and prints a table of
+//! throughput, latency, event fan-out, memory, binary size and cold start.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bookchat");
+const RUN_FOR: Duration = Duration::from_secs(3);
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+    started_in: Duration,
+}
+
+impl Server {
+    /// Starts the binary and measures the time to the first 200 on /api/health.
+    fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let started = Instant::now();
+        let mut child = Command::new(BIN)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PORT", "0")
+            .env("RUST_LOG", "warn,bookchat::commands=info")
+            .env("BOOKCHAT_WRITE_RATE", "0")
+            .env("BOOKCHAT_READ_RATE", "0")
+            .env("BOOKCHAT_MAX_CONNECTIONS", "4096")
+            .env("BOOKCHAT_MAX_EVENT_STREAMS", "2000")
+            .env("BOOKCHAT_BACKUP_INTERVAL", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bookchat");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines.next().expect("server log").expect("log line");
+            if let Some(url) = line.split("listening on http://").nth(1) {
+                break url.trim().parse().expect("address");
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        while std::net::TcpStream::connect(addr)
+            .map(|mut s| health_ok(&mut s))
+            .ok()
+            != Some(true)
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Server {
+            child,
+            addr,
+            _dir: dir,
+            started_in: started.elapsed(),
+        }
+    }
+
+    fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn health_ok(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::{Read, Write};
+    let request = b"GET /api/health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    stream.write_all(request).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
+/// One keep-alive connection that sends a request and reads one full response.
+struct Client {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            buffer: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Sends `request` and returns the status of the answer.
+    async fn call(&mut self, request: &[u8]) -> u16 {
+        self.stream.write_all(request).await.expect("write");
+        self.buffer.clear();
+        let head_end = loop {
+            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                break end + 4;
+            }
+            self.fill().await;
+        };
+        let head = std::str::from_utf8(&self.buffer[..head_end]).expect("ASCII head");
+        let status = head[9..12].parse().expect("status");
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .expect("content-length");
+        while self.buffer.len() < head_end + length {
+            self.fill().await;
+        }
+        status
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "server closed the connection");
+        self.buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn post_request(text: &str) -> Vec<u8> {
+    let body = format!("{{\"content\":\"{text}\",\"author\":\"bench\"}}");
+    format!(
+        "POST /api/messages HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn get_request(target: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: b\r\n\r\n").into_bytes()
+}
+
+struct Load {
+    requests: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Runs `connections` clients sending `request` back to back for `RUN_FOR`.
+async fn load(addr: SocketAddr, connections: usize, request: Vec<u8>, expect: u16) -> Load {
+    let request = Arc::new(request);
+    let started = Instant::now();
+    let deadline = started + RUN_FOR;
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let request = Arc::clone(&request);
+            tokio::spawn(async move {
+                let mut client = Client::connect(addr).await;
+                let mut took = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    assert_eq!(client.call(&request).await, expect);
+                    took.push(sent.elapsed());
+                }
+                took
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("client task"));
+    }
+    let elapsed = started.elapsed();
+    all.sort_unstable();
+    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    Load {
+        requests: all.len(),
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+/// Opens `streams` event streams, posts messages one at a time, and measures from each
+/// POST being sent to each stream seeing its event. Returns (p50, p99, RSS with streams).
+async fn fan_out(server: &Server, streams: usize, posts: usize) -> (Duration, Duration, f64) {
+    let seen: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
+    let mut readers = Vec::new();
+    for _ in 0..streams {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /api/events HTTP/1.1\r\nHost: b\r\n\r\n")
+            .await
+            .expect("subscribe");
+        let seen = Arc::clone(&seen);
+        readers.push(tokio::spawn(async move {
+            let mut chunk = vec![0u8; 8192];
+            let mut text = String::new();
+            loop {
+                let Ok(n) = stream.read(&mut chunk).await else {
+                    break;
+                };
+                if n == 0 {
+                    break;
+                }
+                let at = Instant::now();
+                text.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                while let Some(start) = text.find("id: ") {
+                    let Some(end) = text[start..].find('\n') else {
+                        break;
+                    };
+                    if let Ok(id) = text[start + 4..start + end].parse::<i64>() {
+                        seen.lock().await.push((id, at));
+                    }
+                    text.drain(..start + end);
+                }
+            }
+        }));
+    }
+    // Let every stream be set up before the first post.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss = server.rss_mb();
+    let mut client = Client::connect(server.addr).await;
+    let mut sent_at = Vec::new();
+    for i in 0..posts {
+        let request = post_request(&format!("fan-out {i}"));
+        let sent = Instant::now();
+        client.call(&request).await;
+        let id = latest_id(&client.buffer);
+        sent_at.push((id, sent));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = seen.lock().await.clone();
+    for reader in readers {
+        reader.abort();
+    }
+    let mut delays: Vec<Duration> = seen
+        .iter()
+        .filter_map(|(id, at)| {
+            let (_, sent) = sent_at.iter().find(|(sid, _)| sid == id)?;
+            Some(at.saturating_duration_since(*sent))
+        })
+        .collect();
+    assert_eq!(
+        delays.len(),
+        streams * posts,
+        "every stream saw every message"
+    );
+    delays.sort_unstable();
+    let at = |q: f64| delays[((delays.len() as f64 * q) as usize).min(delays.len() - 1)];
+    (at(0.5), at(0.99), rss)
+}
+
+fn latest_id(response: &[u8]) -> i64 {
+    let text = String::from_utf8_lossy(response);
+    let start = text.find("\"id\":").expect("id in response") + 5;
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().expect("numeric id")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn row(what: &str, value: String, detail: String) {
+    println!("| {what:<42} | {value:>14} | {detail:<38} |");
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not used here.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = Server::start();
+    let idle_rss = server.rss_mb();
+    let size = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("\nBookChat load benchmark: {cores} cores, client and server on this machine");
+    println!(
+        "| {:<42} | {:>14} | {:<38} |",
+        "measure", "result", "detail"
+    );
+    println!("|{:-<44}|{:-<16}|{:-<40}|", "", "", "");
+    row(
+        "binary size",
+        format!("{:.2} MB", size as f64 / 1e6),
+        "release, stripped".into(),
+    );
+    row(
+        "cold start to first 200",
+        ms(server.started_in),
+        "spawn → GET /api/health".into(),
+    );
+    row(
+        "idle RSS",
+        format!("{idle_rss:.1} MB"),
+        "after start".into(),
+    );
+    runtime.block_on(async {
+        for connections in [1, 8, 64] {
+            let r = load(server.addr, connections, post_request("bench message"), 201).await;
+            row(
+                &format!("POST /api/messages, {connections} conn"),
+                format!("{:.0}/s", r.per_second),
+                format!("p50 {} p99 {} ({} req)", ms(r.p50), ms(r.p99), r.requests),
+            );
+        }
+        let r = load(server.addr, 64, get_request("/api/messages"), 200).await;
+        row(
+            "GET newest 50, 64 conn",
+            format!("{:.0}/s", r.per_second),
+            format!("p50 {} p99 {}", ms(r.p50), ms(r.p99)),
+        );
+        let mut client = Client::connect(server.addr).await;
+        client.call(&post_request("latest")).await;
+        let last = latest_id(&client.buffer);
+        let poll = get_request(&format!("/api/messages?after={last}"));
+        let r = load(server.addr, 64, poll, 200).await;
+        row(
+            "GET after=<newest> (nothing new), 64 conn",
+            format!("{:.0}/s", r.per_second),
+            format!("p50 {} p99 {}", ms(r.p50), ms(r.p99)),
+        );
+        for streams in [100, 1000] {
+            let (p50, p99, rss) = fan_out(&server, streams, 20).await;
+            row(
+                &format!("SSE delivery, {streams} streams"),
+                format!("p99 {}", ms(p99)),
+                format!("p50 {} (POST sent → event read)", ms(p50)),
+            );
+            row(
+                &format!("RSS with {streams} streams"),
+                format!("{rss:.1} MB"),
+                String::new(),
+            );
+        }
+    });
+}
