@@ -222,10 +222,7 @@ async fn fan_out(server: &Server, streams: usize, posts: usize) -> (Duration, Du
         readers.push(tokio::spawn(async move {
             let mut chunk = vec![0u8; 8192];
             let mut text = String::new();
-            loop {
-                let Ok(n) = stream.read(&mut chunk).await else {
-                    break;
-                };
+            while let Ok(n) = stream.read(&mut chunk).await {
                 if n == 0 {
                     break;
                 }
