@@ -222,6 +222,7 @@ async fn idle_streams_get_heartbeats_and_the_number_of_streams_is_capped() {
     let _two = EventStream::open(server.addr, &[], "").await;
     let three = EventStream::open(server.addr, &[], "").await;
     assert_eq!(three.status, 503, "the cap turns the third away");
+    assert_eq!(server.stats().await["connections"]["event_streams"], 2);
     assert_eq!(one.next(Duration::from_secs(2)).await, Some(Sse::Retry));
     assert_eq!(
         one.next(Duration::from_secs(2)).await,

@@ -90,6 +90,7 @@ fn plain(f: &Figures) -> Vec<(&'static str, &'static str, &'static str, f64)> {
         ("bookchat_http_connections_open", "gauge", "Connections open now.", f.connections.open as f64),
         ("bookchat_http_connections_total", "counter", "Connections accepted.", f.connections.total as f64),
         ("bookchat_http_connections_shed_total", "counter", "Connections turned away at the cap.", f.connections.shed as f64),
+        ("bookchat_event_streams_open", "gauge", "Open /api/events streams.", f.connections.event_streams as f64),
         ("bookchat_messages_total", "counter", "Messages stored.", f.messages.total as f64),
         ("bookchat_messages_pending_sync", "gauge", "Messages not yet committed to GitHub.", f.messages.pending as f64),
         ("bookchat_sync_enabled", "gauge", "1 when GitHub sync is configured.", flag(s.enabled)),

@@ -50,6 +50,8 @@ pub struct Connections {
     pub open: u64,
     pub total: u64,
     pub shed: u64,
+    /// Open `/api/events` streams (each also an open connection).
+    pub event_streams: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,6 +107,7 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
             open: snapshot.open_connections,
             total: snapshot.connections_total,
             shed: snapshot.connections_shed,
+            event_streams: state.db.live().open_streams() as u64,
         },
         messages: MessageCounts {
             total,
