@@ -2,7 +2,7 @@
 
 use hyper::Method;
 
-use super::handlers::{assets, events, health, messages, metrics, stats};
+use super::handlers::{assets, events, health, messages, metrics, openapi, stats};
 use super::{ApiError, Request, Response};
 use crate::state::AppState;
 
@@ -24,6 +24,7 @@ pub async fn route(state: &AppState, req: Request) -> Result<Response, ApiError>
         (Method::GET, ["api", "events"]) => events::stream(state, req).await,
         (Method::GET, ["api", "stats"]) => stats::show(state, req).await,
         (Method::GET, ["metrics"]) => metrics::show(state, req).await,
+        (Method::GET, ["api", "openapi.json"]) => openapi::show(state, req).await,
         (_, segments) => Err(match allowed_methods(segments) {
             Some(allow) => ApiError::MethodNotAllowed { allow },
             None => ApiError::NotFound(format!("no route for {}", truncate(&path))),
@@ -41,6 +42,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["api", "health"]
         | ["api", "stats"]
         | ["api", "events"]
+        | ["api", "openapi.json"]
         | ["metrics"] => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }

@@ -308,3 +308,15 @@ async fn health_answers_ok() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({ "status": "ok" }));
 }
+
+#[tokio::test]
+async fn the_openapi_description_is_served() {
+    let server = TestServer::start().await;
+    let reply = server.get("/api/openapi.json").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/messages"]["post"].is_object());
+    server.stop().await;
+}

@@ -5,4 +5,5 @@ pub mod events;
 pub mod health;
 pub mod messages;
 pub mod metrics;
+pub mod openapi;
 pub mod stats;
