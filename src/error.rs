@@ -2,6 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::db::DbError;
+use crate::lock::LockError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -9,6 +10,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Db(#[from] DbError),
+    #[error("{0}")]
+    Lock(#[from] LockError),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -20,6 +20,7 @@ use super::{headers, service};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
+use crate::lock::DataDirLock;
 use crate::state::AppState;
 use crate::sync::SyncHandle;
 
@@ -34,10 +35,13 @@ const HYPER_MAX_BUF: usize = 64 * 1024;
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    /// Held here rather than in `AppState`: a connection task that outlives `run` may still
+    /// hold the state, but the directory must be free the moment `run` returns.
+    lock: DataDirLock,
 }
 
 impl Server {
-    /// Creates the data directory, opens the database and binds the port.
+    /// Creates and locks the data directory, opens the database and binds the port.
     pub async fn bind(config: Config) -> Result<Server, Error> {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(|err| {
@@ -46,6 +50,9 @@ impl Server {
                 err,
             )
         })?;
+        // Before the database opens: a second server on this directory stops here, and a
+        // restore cannot swap the file under us.
+        let lock = DataDirLock::acquire(&data_dir)?;
         let db_path = config.db_path();
         let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
             .await
@@ -72,6 +79,7 @@ impl Server {
         Ok(Server {
             listener,
             state: Arc::new(AppState::new(config, db, sync)),
+            lock,
         })
     }
 
@@ -80,7 +88,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, drains open connections
-    /// (up to `DRAIN_DEADLINE`) and stops the database writer.
+    /// (up to `DRAIN_DEADLINE`), stops the database writer and releases the data directory.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(
@@ -115,6 +123,7 @@ impl Server {
         let state = Arc::clone(&self.state);
         let _ = tokio::task::spawn_blocking(move || state.sync.shutdown(SYNC_DEADLINE)).await;
         close_db(self.state.db.clone()).await;
+        drop(self.lock);
         log::info!("stopped");
         Ok(())
     }
