@@ -1,6 +1,7 @@
 //! BookChat: a self-hosted chat server in one binary; every message lands in SQLite first.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
