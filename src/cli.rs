@@ -106,7 +106,32 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
 
     #[command(flatten)]
+    pub backups: AutoBackupArgs,
+
+    #[command(flatten)]
     pub github: GithubArgs,
+}
+
+/// Backups the server makes by itself into <data-dir>/backups/.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Automatic backups")]
+pub struct AutoBackupArgs {
+    /// Seconds between automatic backups; `0` turns them off.
+    #[arg(long, env = "BOOKCHAT_BACKUP_INTERVAL", default_value_t = 3600)]
+    pub backup_interval: u64,
+
+    /// Automatic backups kept; older ones are deleted (never manual or pre-restore ones).
+    #[arg(long, env = "BOOKCHAT_BACKUP_KEEP", default_value_t = 24)]
+    pub backup_keep: usize,
+}
+
+impl Default for AutoBackupArgs {
+    fn default() -> AutoBackupArgs {
+        AutoBackupArgs {
+            backup_interval: 3600,
+            backup_keep: 24,
+        }
+    }
 }
 
 /// Who is believed about client addresses, and how much each client may ask for.

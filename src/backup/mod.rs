@@ -1,7 +1,8 @@
 //! Verified backups: a consistent copy through SQLite's online backup API, checked before it
 //! gets its final name, so a file named like a backup is always a good one. Also home to
-//! restore, which reuses the same copy and checks.
+//! restore and to the server's automatic backups, which reuse the same copy and checks.
 
+mod auto;
 pub mod files;
 mod restore;
 pub mod verify;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
+pub use auto::{BackupHandle, BackupPolicy, BackupStatus};
 pub use files::{backups_dir, Kind};
 pub use restore::{restore, RestoreError, Restored};
 pub use verify::Problem;

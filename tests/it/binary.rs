@@ -25,6 +25,8 @@ const OWN_VARS: &[&str] = &[
     "GITHUB_BRANCH",
     "GITHUB_API_URL",
     "BOOKCHAT_GITHUB_PATH",
+    "BOOKCHAT_BACKUP_INTERVAL",
+    "BOOKCHAT_BACKUP_KEEP",
 ];
 
 fn bookchat(dir: &Path) -> Command {

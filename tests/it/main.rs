@@ -2,6 +2,7 @@
 
 mod api;
 mod assets;
+mod backups;
 mod binary;
 mod browser;
 mod fake_github;
