@@ -9,6 +9,8 @@ mod fake_github;
 mod hardening;
 mod headers;
 mod limits;
+mod ops;
+mod ops_stats;
 mod persistence;
 mod shutdown;
 mod support;
