@@ -50,7 +50,7 @@ pub struct BackupArgs {
 
     /// Where to write the backup [default: <data-dir>/backups/bookchat-<UTC time>.db].
     /// An existing file is never overwritten.
-    #[arg(long, short)]
+    #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
