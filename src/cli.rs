@@ -33,7 +33,46 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Write a consistent, verified copy of the database; safe while the server runs.
+    Backup(BackupArgs),
+    /// Replace the database with a backup file, after checking it; keeps the replaced one.
+    Restore(RestoreArgs),
+    /// Show message counts, database size and the latest backup; safe while the server runs.
+    Stats(StatsArgs),
+}
+
+/// Options of `bookchat backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Where to write the backup [default: <data-dir>/backups/bookchat-<UTC time>.db].
+    /// An existing file is never overwritten.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Options of `bookchat restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// The backup to restore: a BookChat database file. The server must be stopped.
+    pub file: PathBuf,
+}
+
+/// Options of `bookchat stats`.
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `bookchat serve`.
@@ -67,7 +106,32 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
 
     #[command(flatten)]
+    pub backups: AutoBackupArgs,
+
+    #[command(flatten)]
     pub github: GithubArgs,
+}
+
+/// Backups the server makes by itself into <data-dir>/backups/.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Automatic backups")]
+pub struct AutoBackupArgs {
+    /// Seconds between automatic backups; `0` turns them off.
+    #[arg(long, env = "BOOKCHAT_BACKUP_INTERVAL", default_value_t = 3600)]
+    pub backup_interval: u64,
+
+    /// Automatic backups kept; older ones are deleted (never manual or pre-restore ones).
+    #[arg(long, env = "BOOKCHAT_BACKUP_KEEP", default_value_t = 24)]
+    pub backup_keep: usize,
+}
+
+impl Default for AutoBackupArgs {
+    fn default() -> AutoBackupArgs {
+        AutoBackupArgs {
+            backup_interval: 3600,
+            backup_keep: 24,
+        }
+    }
 }
 
 /// Who is believed about client addresses, and how much each client may ask for.
@@ -174,6 +238,7 @@ pub enum LogFormat {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::path::Path;
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -212,6 +277,26 @@ mod tests {
             cli.serve.github.github_token.unwrap().expose(),
             "ghp_s3cret"
         );
+    }
+
+    #[test]
+    fn operations_commands_take_the_data_directory() {
+        let cli =
+            Cli::try_parse_from(["bookchat", "backup", "--data-dir", "d", "-o", "x.db"]).unwrap();
+        match cli.command {
+            Some(Command::Backup(args)) => {
+                assert_eq!(args.data.data_dir, PathBuf::from("d"));
+                assert_eq!(args.output, Some(PathBuf::from("x.db")));
+            }
+            other => panic!("expected backup, got {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["bookchat", "restore", "saved.db"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Restore(a)) if a.file == Path::new("saved.db"))
+        );
+        let cli = Cli::try_parse_from(["bookchat", "stats", "--json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Stats(a)) if a.json));
+        assert!(Cli::try_parse_from(["bookchat", "restore"]).is_err());
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use hyper::header::HeaderValue;
 
-use crate::cli::{Environment, LogFormat, ServeArgs};
+use crate::backup::BackupPolicy;
+use crate::cli::{AutoBackupArgs, Environment, LogFormat, ServeArgs};
 use crate::db::DB_FILE;
 use crate::http::client_ip::{parse_trusted, Cidr};
 use crate::ratelimit::Policy;
@@ -32,7 +33,14 @@ pub enum ConfigError {
     Rate { name: &'static str, reason: String },
     #[error("invalid BOOKCHAT_MAX_CONNECTIONS: it must be at least 1")]
     MaxConnections,
+    #[error("invalid BOOKCHAT_BACKUP_KEEP: it must be at least 1")]
+    BackupKeep,
+    #[error("invalid BOOKCHAT_BACKUP_INTERVAL: at most {MAX_BACKUP_INTERVAL} seconds (a year); 0 turns automatic backups off")]
+    BackupInterval,
 }
+
+/// A longer interval is surely a typo, and would overflow a timer; `0` means off.
+const MAX_BACKUP_INTERVAL: u64 = 365 * 24 * 3600;
 
 /// Which browser origins may read API responses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +64,7 @@ pub struct Config {
     pub write_limit: Option<Policy>,
     pub read_limit: Option<Policy>,
     pub connections: ConnectionLimits,
+    pub backups: BackupPolicy,
 }
 
 /// What one connection may cost the server. Only `max_connections` has a flag; the rest
@@ -122,6 +131,7 @@ impl Config {
                 max_event_streams: args.limits.max_event_streams,
                 ..ConnectionLimits::default()
             },
+            backups: backup_policy(&args.backups)?,
         })
     }
 
@@ -132,6 +142,21 @@ impl Config {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join(DB_FILE)
     }
+}
+
+fn backup_policy(args: &AutoBackupArgs) -> Result<BackupPolicy, ConfigError> {
+    if args.backup_keep == 0 {
+        return Err(ConfigError::BackupKeep);
+    }
+    let interval = match args.backup_interval {
+        0 => None,
+        seconds if seconds > MAX_BACKUP_INTERVAL => return Err(ConfigError::BackupInterval),
+        seconds => Some(Duration::from_secs(seconds)),
+    };
+    Ok(BackupPolicy {
+        interval,
+        keep: args.backup_keep,
+    })
 }
 
 fn rate(name: &'static str, rate: &str, burst: u32) -> Result<Option<Policy>, ConfigError> {
@@ -199,6 +224,29 @@ mod tests {
             resolve_bind("not a host!", 1),
             Err(ConfigError::Host(_))
         ));
+    }
+
+    #[test]
+    fn backup_settings_are_validated() {
+        let policy = |interval, keep| {
+            backup_policy(&AutoBackupArgs {
+                backup_interval: interval,
+                backup_keep: keep,
+            })
+        };
+        assert_eq!(
+            policy(3600, 24),
+            Ok(BackupPolicy {
+                interval: Some(Duration::from_secs(3600)),
+                keep: 24
+            })
+        );
+        assert_eq!(policy(0, 1).unwrap().interval, None);
+        assert_eq!(policy(60, 0), Err(ConfigError::BackupKeep));
+        assert_eq!(
+            policy(MAX_BACKUP_INTERVAL + 1, 1),
+            Err(ConfigError::BackupInterval)
+        );
     }
 
     #[test]

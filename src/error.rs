@@ -1,7 +1,11 @@
 //! The error a command returns to `main`: one readable line, never a secret.
 
+use std::path::PathBuf;
+
+use crate::backup::{BackupError, RestoreError};
 use crate::config::ConfigError;
 use crate::db::DbError;
+use crate::lock::LockError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -9,6 +13,14 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Db(#[from] DbError),
+    #[error("{0}")]
+    Backup(#[from] BackupError),
+    #[error("{0}")]
+    Restore(#[from] RestoreError),
+    #[error("{0}")]
+    Lock(#[from] LockError),
+    #[error("no database at {}: is --data-dir (BOOKCHAT_DATA_DIR) right?", .0.display())]
+    NoDatabase(PathBuf),
     #[error("{context}: {source}")]
     Io {
         context: String,

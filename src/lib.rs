@@ -1,6 +1,7 @@
 //! BookChat: a self-hosted chat server in one binary; every message lands in SQLite first.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod live;
+pub mod lock;
 pub mod logging;
 pub mod message;
 pub mod metrics;

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use crate::backup::BackupHandle;
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::request_id::RequestIds;
@@ -16,6 +17,9 @@ pub struct AppState {
     pub db: Db,
     /// Wakes the GitHub sync worker and reads its status; its locks are explained there.
     pub sync: SyncHandle,
+    /// Reads the automatic backups' status and stops their thread; its locks are
+    /// explained in `backup`.
+    pub backups: BackupHandle,
     /// Per-client token buckets for POSTs and for API reads; `None` when turned off.
     /// Their locks are explained in `ratelimit`.
     pub write_limiter: Option<Limiter>,
@@ -27,7 +31,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, sync: SyncHandle) -> AppState {
+    pub fn new(config: Config, db: Db, sync: SyncHandle, backups: BackupHandle) -> AppState {
         let limiter = |policy: Option<Policy>| policy.map(|p| Limiter::new(p, DEFAULT_CAPACITY));
         AppState {
             write_limiter: limiter(config.write_limit),
@@ -37,6 +41,7 @@ impl AppState {
             sync,
             metrics: Metrics::default(),
             request_ids: RequestIds::default(),
+            backups,
             started: Instant::now(),
         }
     }

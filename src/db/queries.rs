@@ -1,6 +1,7 @@
 //! The read queries, each a cached prepared statement on a reader connection.
 
 use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
 
 use crate::message::Message;
 
@@ -47,6 +48,39 @@ pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Message>> {
         .optional()
 }
 
+/// How many messages there are, how many still wait for GitHub, and when the newest came.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    pub total: i64,
+    pub synced: i64,
+    pub pending: i64,
+    pub newest_at: Option<String>,
+}
+
+/// Three cheap reads, whatever the size of the history: the pending count walks only the
+/// partial index of unsynced rows, and the newest message is the last rowid. They run in
+/// one read transaction so the three figures agree with each other.
+pub fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
+    let tx = conn.unchecked_transaction()?;
+    let total: i64 = tx
+        .prepare_cached("SELECT count(*) FROM messages")?
+        .query_row([], |row| row.get(0))?;
+    let pending: i64 = tx
+        .prepare_cached("SELECT count(*) FROM messages WHERE synced = 0")?
+        .query_row([], |row| row.get(0))?;
+    let newest_at: Option<String> = tx
+        .prepare_cached("SELECT created_at FROM messages ORDER BY id DESC LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    tx.finish()?;
+    Ok(Counts {
+        total,
+        synced: total - pending,
+        pending,
+        newest_at,
+    })
+}
+
 pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         id: row.get(0)?,
@@ -56,4 +90,62 @@ pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         git_commit_hash: row.get(4)?,
         synced: row.get(5)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    #[test]
+    fn counts_of_an_empty_database_are_zero() {
+        let counts = counts(&db()).unwrap();
+        assert_eq!(
+            (
+                counts.total,
+                counts.synced,
+                counts.pending,
+                counts.newest_at
+            ),
+            (0, 0, 0, None)
+        );
+    }
+
+    #[test]
+    fn counts_split_synced_from_pending_and_name_the_newest() {
+        let conn = db();
+        for (i, synced) in [1, 0, 1, 1, 0].into_iter().enumerate() {
+            conn.execute(
+                "INSERT INTO messages (content, created_at, synced) VALUES ('m', ?1, ?2)",
+                (format!("2026-01-0{}T00:00:00.000Z", i + 1), synced),
+            )
+            .unwrap();
+        }
+        let counts = counts(&conn).unwrap();
+        assert_eq!((counts.total, counts.synced, counts.pending), (5, 3, 2));
+        assert_eq!(
+            counts.newest_at.as_deref(),
+            Some("2026-01-05T00:00:00.000Z")
+        );
+    }
+
+    #[test]
+    fn the_pending_count_reads_the_partial_index() {
+        let plan: Vec<String> = db()
+            .prepare("EXPLAIN QUERY PLAN SELECT count(*) FROM messages WHERE synced = 0")
+            .unwrap()
+            .query_map([], |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("messages_unsynced")),
+            "{plan:?}"
+        );
+    }
 }

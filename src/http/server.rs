@@ -17,9 +17,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{headers, service};
+use crate::backup::BackupHandle;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
+use crate::lock::DataDirLock;
 use crate::state::AppState;
 use crate::sync::SyncHandle;
 
@@ -27,6 +29,9 @@ use crate::sync::SyncHandle;
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// How long shutdown waits for a GitHub request in flight before leaving the worker.
 const SYNC_DEADLINE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for an automatic backup in progress: long enough for a large
+/// database, since a copy cannot stop half-way.
+const BACKUP_DEADLINE: Duration = Duration::from_secs(30);
 /// hyper's own read buffer cap: requests whose head does not fit are refused with a bare
 /// 431. Our JSON 431 (`ConnectionLimits::max_header_bytes`) applies well below it.
 const HYPER_MAX_BUF: usize = 64 * 1024;
@@ -34,10 +39,14 @@ const HYPER_MAX_BUF: usize = 64 * 1024;
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    /// Held here rather than in `AppState`: a connection task that outlives `run` may still
+    /// hold the state, but the directory must be free the moment `run` returns.
+    lock: DataDirLock,
 }
 
 impl Server {
-    /// Creates the data directory, opens the database and binds the port.
+    /// Creates and locks the data directory, opens the database, binds the port and starts
+    /// the background workers.
     pub async fn bind(config: Config) -> Result<Server, Error> {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(|err| {
@@ -46,6 +55,9 @@ impl Server {
                 err,
             )
         })?;
+        // Before the database opens: a second server on this directory stops here, and a
+        // restore cannot swap the file under us.
+        let lock = DataDirLock::acquire(&data_dir)?;
         let db_path = config.db_path();
         let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
             .await
@@ -70,10 +82,25 @@ impl Server {
                 return Err(err.into());
             }
         };
+        let backups = match BackupHandle::start(config.backups, &data_dir) {
+            Ok(backups) => backups,
+            Err(err) => {
+                let _ = tokio::task::spawn_blocking(move || sync.shutdown(SYNC_DEADLINE)).await;
+                close_db(db.clone()).await;
+                return Err(err.into());
+            }
+        };
         Ok(Server {
             listener,
-            state: Arc::new(AppState::new(config, db, sync)),
+            state: Arc::new(AppState::new(config, db, sync, backups)),
+            lock,
         })
+    }
+
+    /// The handles requests share: for an embedding program or a test to read the
+    /// workers' status while `run` serves.
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -81,7 +108,8 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, drains open connections
-    /// (up to `DRAIN_DEADLINE`) and stops the database writer.
+    /// (up to `DRAIN_DEADLINE`), stops the workers and the database writer, and releases
+    /// the data directory.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(
@@ -119,8 +147,13 @@ impl Server {
             log::warn!("some connections were still open after {DRAIN_DEADLINE:?}; closing them");
         }
         let state = Arc::clone(&self.state);
-        let _ = tokio::task::spawn_blocking(move || state.sync.shutdown(SYNC_DEADLINE)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            state.sync.shutdown(SYNC_DEADLINE);
+            state.backups.shutdown(BACKUP_DEADLINE);
+        })
+        .await;
         close_db(self.state.db.clone()).await;
+        drop(self.lock);
         log::info!("stopped");
         Ok(())
     }

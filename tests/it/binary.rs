@@ -25,9 +25,11 @@ const OWN_VARS: &[&str] = &[
     "GITHUB_BRANCH",
     "GITHUB_API_URL",
     "BOOKCHAT_GITHUB_PATH",
+    "BOOKCHAT_BACKUP_INTERVAL",
+    "BOOKCHAT_BACKUP_KEEP",
 ];
 
-fn bookchat(dir: &Path) -> Command {
+pub fn bookchat(dir: &Path) -> Command {
     let mut command = Command::new(BIN);
     command.current_dir(dir);
     for var in OWN_VARS {
@@ -36,7 +38,7 @@ fn bookchat(dir: &Path) -> Command {
     command
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+pub fn run(dir: &Path, args: &[&str]) -> Output {
     bookchat(dir).args(args).output().expect("run bookchat")
 }
 
@@ -78,6 +80,10 @@ pub fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running
 }
 
 impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: the process dies at once, as in a power cut or an OOM kill.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");

@@ -2,6 +2,7 @@
 
 mod api;
 mod assets;
+mod backups;
 mod binary;
 mod browser;
 mod events;
@@ -11,6 +12,8 @@ mod hardening;
 mod headers;
 mod limits;
 mod observability;
+mod ops;
+mod ops_stats;
 mod persistence;
 mod shutdown;
 mod support;

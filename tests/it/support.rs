@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bookchat::cli::{DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs};
+use bookchat::cli::{AutoBackupArgs, DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs};
 use bookchat::config::Config;
 use bookchat::http::Server;
 use bookchat::secret::Secret;
+use bookchat::state::AppState;
 use bookchat::sync::SyncTiming;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -23,6 +25,8 @@ use crate::fake_github::FakeGitHub;
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The running server's shared state, to read its workers' status directly.
+    pub state: Arc<AppState>,
     // Kept so the directory lives as long as the server; `None` when the caller owns it.
     _temp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -44,6 +48,11 @@ pub fn args(data_dir: &Path) -> ServeArgs {
             write_rate: "0".into(),
             read_rate: "0".into(),
             ..LimitArgs::default()
+        },
+        // Off, so tests write no backups; the backup tests turn them back on.
+        backups: AutoBackupArgs {
+            backup_interval: 0,
+            ..AutoBackupArgs::default()
         },
         github: GithubArgs::default(),
     }
@@ -100,12 +109,14 @@ impl TestServer {
         adjust_config(&mut config);
         let server = Server::bind(config).await.expect("server starts");
         let addr = server.local_addr();
+        let state = server.state();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            state,
             _temp: None,
             stop: Some(stop),
             task: Some(task),

@@ -1,0 +1,241 @@
+//! Automatic backups while serving: a named thread that makes a verified backup every
+//! interval and then prunes old automatic ones. `BackupHandle` is what the server holds to
+//! read its status and stop it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::files::{self, Kind};
+use super::{db_path, snapshot, BackupError, Snapshot};
+
+/// When and how many automatic backups, as validated from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupPolicy {
+    /// `None` turns automatic backups off.
+    pub interval: Option<Duration>,
+    /// Automatic backups kept; at least 1.
+    pub keep: usize,
+}
+
+/// What `/api/stats` and `/metrics` show of automatic backups.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackupStatus {
+    pub enabled: bool,
+    pub interval_seconds: u64,
+    pub keep: usize,
+    /// The newest verified automatic backup of this run (RFC 3339, UTC, milliseconds).
+    pub last_at: Option<String>,
+    pub last_path: Option<String>,
+    /// Whether the latest attempt ended in a verified backup; `None` before the first.
+    pub last_verified: Option<bool>,
+    pub last_messages: Option<i64>,
+    /// The latest failure; cleared by the next success.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub made: u64,
+    pub failed: u64,
+}
+
+/// The state the server and the backup thread share.
+struct Shared {
+    // std Mutex + Condvar: the thread is a plain thread that sleeps on it between backups;
+    // the stop flag is held only to flip or read it, never across a backup.
+    stop: Mutex<bool>,
+    wake: Condvar,
+    // std Mutex: copied out by `/api/stats`, written by the thread after each attempt;
+    // never held while a backup runs.
+    status: Mutex<BackupStatus>,
+}
+
+impl Shared {
+    fn status(&self) -> MutexGuard<'_, BackupStatus> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps for `pause` unless stopped first; `false` on stop.
+    fn sleep(&self, pause: Duration) -> bool {
+        let deadline = Instant::now() + pause;
+        let mut stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if *stop {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            stop = self
+                .wake
+                .wait_timeout(stop, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// The server's handle on automatic backups. When they are off it answers cheaply.
+pub struct BackupHandle {
+    shared: Arc<Shared>,
+    // std Mutex: taken once, at shutdown, to join the thread.
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl BackupHandle {
+    /// Starts the backup thread for the database in `data_dir` if `policy` turns it on.
+    pub fn start(policy: BackupPolicy, data_dir: &Path) -> Result<BackupHandle, BackupError> {
+        let shared = Arc::new(Shared {
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+            status: Mutex::new(BackupStatus {
+                enabled: policy.interval.is_some(),
+                interval_seconds: policy.interval.map_or(0, |i| i.as_secs()),
+                keep: policy.keep,
+                ..BackupStatus::default()
+            }),
+        });
+        let Some(interval) = policy.interval else {
+            log::info!("automatic backups are off (set BOOKCHAT_BACKUP_INTERVAL to turn them on)");
+            return Ok(BackupHandle {
+                shared,
+                thread: Mutex::new(None),
+            });
+        };
+        let folder = files::backups_dir(data_dir);
+        std::fs::create_dir_all(&folder).map_err(BackupError::io(format!(
+            "cannot create {}",
+            folder.display()
+        )))?;
+        match files::remove_stale_auto_partials(&folder) {
+            Ok(0) => {}
+            Ok(n) => log::info!("removed {n} half-written automatic backup(s) of an earlier run"),
+            Err(err) => log::warn!("cannot tidy {}: {err}", folder.display()),
+        }
+        log::info!(
+            "automatic backups every {}s into {}, keeping the newest {}",
+            interval.as_secs(),
+            folder.display(),
+            policy.keep
+        );
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            db: db_path(data_dir),
+            folder,
+            interval,
+            keep: policy.keep,
+        };
+        let thread = std::thread::Builder::new()
+            .name("bookchat-backup".into())
+            .spawn(move || worker.run())
+            .map_err(BackupError::io("cannot start the backup thread"))?;
+        Ok(BackupHandle {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn status(&self) -> BackupStatus {
+        self.shared.status().clone()
+    }
+
+    /// Stops the thread and joins it, waiting at most `deadline` for a backup in progress
+    /// (a copy cannot be interrupted half-way; its temporary file is removed next start).
+    /// Blocking.
+    pub fn shutdown(&self, deadline: Duration) {
+        *self
+            .shared
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.shared.wake.notify_all();
+        let Some(thread) = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let until = Instant::now() + deadline;
+        while !thread.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !thread.is_finished() {
+            log::warn!("an automatic backup is still running after {deadline:?}; leaving it");
+        } else if thread.join().is_err() {
+            log::error!("the backup thread panicked");
+        } else {
+            log::debug!("backup thread stopped");
+        }
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    db: PathBuf,
+    folder: PathBuf,
+    interval: Duration,
+    keep: usize,
+}
+
+impl Worker {
+    fn run(self) {
+        while self.shared.sleep(self.interval) {
+            let started = chrono::Utc::now();
+            let dest = self.folder.join(files::file_name(Kind::Auto, started));
+            match snapshot(&self.db, &dest) {
+                Ok(made) => {
+                    // Only after a verified backup: a failing disk must never cost us the
+                    // older good backups. Pruned before the status says so, so whoever
+                    // reads a success also finds the folder tidied.
+                    self.prune();
+                    self.record_success(&made, started);
+                }
+                Err(err) => {
+                    log::error!("automatic backup failed: {err}");
+                    self.record_failure(&err);
+                }
+            }
+        }
+    }
+
+    /// `at` is the time in the file's name: the moment the copy's contents were taken.
+    fn record_success(&self, made: &Snapshot, at: chrono::DateTime<chrono::Utc>) {
+        log::info!(
+            "automatic backup written: {} ({} bytes, {} messages, verified)",
+            made.path.display(),
+            made.bytes,
+            made.messages
+        );
+        let mut status = self.shared.status();
+        status.last_at = Some(files::rfc3339(at));
+        status.last_path = Some(made.path.display().to_string());
+        status.last_verified = Some(true);
+        status.last_messages = Some(made.messages);
+        status.last_error = None;
+        status.last_error_at = None;
+        status.made += 1;
+    }
+
+    fn record_failure(&self, err: &BackupError) {
+        let mut status = self.shared.status();
+        status.last_verified = Some(false);
+        status.last_error = Some(err.to_string());
+        status.last_error_at = Some(files::rfc3339(chrono::Utc::now()));
+        status.failed += 1;
+    }
+
+    fn prune(&self) {
+        match files::prune_auto(&self.folder, self.keep) {
+            Ok(deleted) => {
+                for path in deleted {
+                    log::info!("deleted old automatic backup {}", path.display());
+                }
+            }
+            Err(err) => log::warn!("cannot prune {}: {err}", self.folder.display()),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `restore`: replaces the database with a checked copy of a backup file, keeping the
+//! replaced database as a verified backup. Every failure before the final rename leaves
+//! `bookchat.db` exactly as it was.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{
+    copy_database, db_path, default_destination, remove_quietly, snapshot, sync_dir, sync_file,
+    temp_path, verify, BackupError, Kind, Problem, Snapshot,
+};
+use crate::lock::{DataDirLock, LockError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("cannot restore {}: {problem}", file.display())]
+    Refused { file: PathBuf, problem: Problem },
+    #[error("{0}")]
+    Busy(#[from] LockError),
+    #[error(
+        "cannot keep the current database as a backup, so nothing was restored: {0} \
+         (if the current database is damaged, move it out of the data directory first)"
+    )]
+    KeepCurrent(BackupError),
+    #[error(
+        "the write-ahead log {} of the current database could not be emptied, so nothing \
+         was restored; is something else using it?", .0.display()
+    )]
+    StaleWal(PathBuf),
+    #[error("{0}")]
+    Backup(#[from] BackupError),
+    #[error("cannot restore: {context}: {source}")]
+    Sqlite {
+        context: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    pub db_path: PathBuf,
+    pub messages: i64,
+    /// The database that was replaced, kept as a verified backup; `None` if there was none.
+    pub previous: Option<Snapshot>,
+}
+
+/// Checks `file` and makes it the database of `data_dir`. Holds the data-directory lock
+/// throughout, so no server can start on a half-restored directory, and refuses if one runs.
+pub fn restore(data_dir: &Path, file: &Path) -> Result<Restored, RestoreError> {
+    let refused = |problem| RestoreError::Refused {
+        file: file.to_owned(),
+        problem,
+    };
+    verify::sqlite_header(file).map_err(refused)?;
+    std::fs::create_dir_all(data_dir).map_err(BackupError::io(format!(
+        "cannot create data directory {}",
+        data_dir.display()
+    )))?;
+    let _lock = DataDirLock::acquire(data_dir)?;
+    let db = db_path(data_dir);
+    let temp = temp_path(&db, "restore");
+    let result = restore_locked(file, &db, &temp, data_dir);
+    if result.is_err() {
+        remove_quietly(&temp);
+    }
+    result
+}
+
+fn restore_locked(
+    file: &Path,
+    db: &Path,
+    temp: &Path,
+    data_dir: &Path,
+) -> Result<Restored, RestoreError> {
+    // Check the copy, not the original: what is checked is then exactly what gets renamed.
+    let messages = copy_and_check(file, temp)?;
+    let previous = if db.exists() {
+        let dest = default_destination(data_dir, Kind::PreRestore)?;
+        Some(snapshot(db, &dest).map_err(RestoreError::KeepCurrent)?)
+    } else {
+        None
+    };
+    empty_wal(db)?;
+    sync_file(temp)?;
+    std::fs::rename(temp, db).map_err(BackupError::io(format!(
+        "cannot move the restored copy to {}",
+        db.display()
+    )))?;
+    sync_dir(db)?;
+    Ok(Restored {
+        db_path: db.to_owned(),
+        messages,
+        previous,
+    })
+}
+
+/// Copies `file` through the backup API (so a WAL-mode file is read as one consistent
+/// state) and runs every check on the copy.
+fn copy_and_check(file: &Path, temp: &Path) -> Result<i64, RestoreError> {
+    let refused = |problem| RestoreError::Refused {
+        file: file.to_owned(),
+        problem,
+    };
+    if let Err(err) = copy_database(file, temp) {
+        return Err(match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                refused(Problem::Corrupt(err.to_string()))
+            }
+            _ => RestoreError::Sqlite {
+                context: format!("cannot copy {}", file.display()),
+                source: err,
+            },
+        });
+    }
+    let copy = verify::open_copy(temp).map_err(refused)?;
+    verify::integrity(&copy).map_err(refused)?;
+    verify::schema(&copy).map_err(refused)?;
+    verify::message_count(&copy).map_err(refused)
+}
+
+/// Folds the current database's write-ahead log into it and removes the log and its index.
+/// They must go: SQLite would replay stale frames from the old log onto the new file.
+fn empty_wal(db: &Path) -> Result<(), RestoreError> {
+    let sqlite = |context: &str| {
+        let context = format!("{context} {}", db.display());
+        move |source| RestoreError::Sqlite { context, source }
+    };
+    let wal = sidecar(db, "-wal");
+    if db.exists() {
+        let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(sqlite("cannot open"))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(sqlite("cannot open"))?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(sqlite("cannot checkpoint"))?;
+        // Closing the last connection deletes the log; a reader elsewhere may keep it.
+        conn.close()
+            .map_err(|(_, err)| sqlite("cannot close")(err))?;
+    }
+    match std::fs::metadata(&wal) {
+        Ok(meta) if meta.len() > 0 => return Err(RestoreError::StaleWal(wal)),
+        _ => {}
+    }
+    for stale in [wal, sidecar(db, "-shm")] {
+        match std::fs::remove_file(&stale) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(
+                    BackupError::io(format!("cannot remove {}", stale.display()))(err).into(),
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
