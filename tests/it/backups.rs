@@ -76,6 +76,23 @@ async fn automatic_backups_keep_the_newest_and_never_touch_other_backups() {
         async move { (status.made >= 3).then_some(status) }
     })
     .await;
+    // Operators see the same over HTTP.
+    let stats = server.stats().await;
+    assert_eq!(stats["backups"]["last_verified"], true, "{stats}");
+    assert!(stats["backups"]["made"].as_u64().unwrap() >= 3, "{stats}");
+    let metrics = server.get("/metrics").await.text();
+    assert!(
+        metrics.contains("\nbookchat_backup_enabled 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nbookchat_backup_last_verified 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("\nbookchat_backups_made_total 0\n"),
+        "{metrics}"
+    );
     // Stopping joins the thread, so no backup is half-way through while we count.
     server.stop().await;
 

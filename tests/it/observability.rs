@@ -40,6 +40,8 @@ async fn stats_move_as_requests_are_made() {
     assert!(after["database"]["bytes"].as_u64().unwrap() > 0);
     assert!(after["uptime_seconds"].is_u64());
     assert_eq!(after["sync"]["state"], "off");
+    assert_eq!(after["backups"]["enabled"], false);
+    assert!(after["messages"]["newest_at"].is_string(), "{after}");
     server.stop().await;
 }
 
@@ -83,6 +85,7 @@ async fn metrics_speak_prometheus_and_move_too() {
     assert_eq!(after["bookchat_messages_total"], 1.0);
     assert_eq!(after["bookchat_messages_pending_sync"], 1.0);
     assert_eq!(after["bookchat_sync_enabled"], 0.0);
+    assert_eq!(after["bookchat_backup_enabled"], 0.0);
     assert!(after["process_resident_memory_bytes"] > 1e6);
     assert!(after["bookchat_database_bytes"] > 0.0);
     let count = after["bookchat_http_request_duration_seconds_count"];

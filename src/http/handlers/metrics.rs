@@ -83,6 +83,7 @@ pub fn render(f: &Figures) -> String {
 #[rustfmt::skip]
 fn plain(f: &Figures) -> Vec<(&'static str, &'static str, &'static str, f64)> {
     let s = &f.sync;
+    let b = &f.backups;
     let flag = |on: bool| f64::from(u8::from(on));
     let healthy = s.enabled && matches!(s.state, "idle" | "syncing");
     let mut all = vec![
@@ -99,6 +100,11 @@ fn plain(f: &Figures) -> Vec<(&'static str, &'static str, &'static str, f64)> {
         ("bookchat_sync_commits_total", "counter", "Commits made on GitHub by this process.", s.commits as f64),
         ("bookchat_sync_requests_total", "counter", "Requests sent to the GitHub API by this process.", s.requests as f64),
         ("bookchat_sync_last_success_timestamp_seconds", "gauge", "When sync last succeeded (0: never).", timestamp(s.last_success_at.as_deref())),
+        ("bookchat_backup_enabled", "gauge", "1 when automatic backups are on.", flag(b.enabled)),
+        ("bookchat_backup_last_timestamp_seconds", "gauge", "Time of the newest verified automatic backup (0: none).", timestamp(b.last_at.as_deref())),
+        ("bookchat_backup_last_verified", "gauge", "1 when the latest automatic backup attempt was verified.", flag(b.last_verified == Some(true))),
+        ("bookchat_backups_made_total", "counter", "Verified automatic backups made by this process.", b.made as f64),
+        ("bookchat_backups_failed_total", "counter", "Automatic backups that failed or did not verify.", b.failed as f64),
         ("bookchat_database_bytes", "gauge", "Size of the database file.", f.database.bytes as f64),
         ("bookchat_database_wal_bytes", "gauge", "Size of the write-ahead log.", f.database.wal_bytes as f64),
     ];

@@ -1,12 +1,14 @@
 //! `GET /api/stats`: what the server is doing, gathered once for both the JSON answer and
-//! the Prometheus text of `/metrics`. Cheap enough to call every second: atomics, two
-//! indexed counts, a `stat` of the database files and two small reads of `/proc`.
+//! the Prometheus text of `/metrics`. Cheap enough to call every second: atomics, three
+//! indexed reads, a `stat` of the database files and two small reads of `/proc`.
 
 use std::collections::BTreeMap;
 
 use hyper::StatusCode;
 use serde::Serialize;
 
+use crate::backup::BackupStatus;
+use crate::db::queries::{self, Counts};
 use crate::http::{json, ApiError, Request, Response};
 use crate::metrics::Snapshot;
 use crate::process::{self, ProcessStats};
@@ -20,8 +22,9 @@ pub struct Figures {
     pub requests: Requests,
     pub latency_ms: Latency,
     pub connections: Connections,
-    pub messages: MessageCounts,
+    pub messages: Counts,
     pub sync: SyncStatus,
+    pub backups: BackupStatus,
     pub process: Option<ProcessStats>,
     pub database: DatabaseSize,
     /// Kept for `/metrics`, which renders the whole histogram.
@@ -55,13 +58,6 @@ pub struct Connections {
 }
 
 #[derive(Debug, Serialize)]
-pub struct MessageCounts {
-    pub total: i64,
-    pub synced: i64,
-    pub pending: i64,
-}
-
-#[derive(Debug, Serialize)]
 pub struct DatabaseSize {
     pub bytes: u64,
     pub wal_bytes: u64,
@@ -72,18 +68,7 @@ pub async fn show(state: &AppState, _req: Request) -> Result<Response, ApiError>
 }
 
 pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
-    let (total, pending) = state
-        .db
-        .read(|conn| {
-            // The partial index on unsynced rows keeps the pending count cheap.
-            let pending: i64 =
-                conn.query_row("SELECT count(*) FROM messages WHERE synced = 0", [], |r| {
-                    r.get(0)
-                })?;
-            let total: i64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
-            Ok((total, pending))
-        })
-        .await?;
+    let counts = state.db.read(queries::counts).await?;
     let snapshot = state.metrics.snapshot();
     let ms = |q: f64| snapshot.quantile(q).map(|s| round3(s * 1000.0));
     let count = snapshot.requests_total;
@@ -109,12 +94,9 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
             shed: snapshot.connections_shed,
             event_streams: state.db.live().open_streams() as u64,
         },
-        messages: MessageCounts {
-            total,
-            synced: total - pending,
-            pending,
-        },
+        messages: counts,
         sync: state.sync.status(),
+        backups: state.backups.status(),
         process: process::current(),
         database: DatabaseSize {
             bytes: file_len(db_path.clone()),
