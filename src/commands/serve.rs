@@ -19,41 +19,63 @@ pub fn run(args: ServeArgs) -> Result<(), Error> {
         .build()
         .map_err(|err| Error::io("cannot start the async runtime", err))?;
     runtime.block_on(async {
+        // Listen for signals before anyone can learn the address: a SIGTERM sent the moment
+        // "listening" is logged must find the handler in place, not kill the process.
+        let shutdown = shutdown_signal();
         let server = Server::bind(config).await?;
         log::info!(
             "BookChat {} listening on http://{}",
             env!("CARGO_PKG_VERSION"),
             server.local_addr()
         );
-        server.run(shutdown_signal()).await
+        server.run(shutdown).await
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what `docker stop` and systemd send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            log::warn!("cannot listen for Ctrl-C: {err}");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers for Ctrl-C and SIGTERM (what `docker stop` and systemd send) at once, and
+/// returns a future that resolves on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
+    let mut terminate = {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(err) => {
-                log::warn!("cannot listen for SIGTERM: {err}");
-                std::future::pending::<()>().await;
+        signal(SignalKind::terminate())
+            .map_err(|err| log::warn!("cannot listen for SIGTERM: {err}"))
+            .ok()
+    };
+    // Ctrl-C is SIGINT: a stream too, so that it is also registered here and not on the
+    // future's first poll (which is what tokio::signal::ctrl_c() would do).
+    #[cfg(unix)]
+    let mut interrupt = {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::interrupt())
+            .map_err(|err| log::warn!("cannot listen for Ctrl-C: {err}"))
+            .ok()
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match terminate.as_mut() {
+                    Some(stream) => drop(stream.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match interrupt.as_mut() {
+                    Some(stream) => drop(stream.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = int => log::info!("received Ctrl-C"),
+                () = term => log::info!("received SIGTERM"),
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => log::info!("received Ctrl-C"),
-        () = terminate => log::info!("received SIGTERM"),
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                log::info!("received Ctrl-C");
+            }
+        }
     }
 }
