@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod secret;
 pub mod state;
 pub mod sync;
+pub mod worker_thread;
 
 /// Settings shared by the property tests (our fuzz targets): a fixed number of generated
 /// cases, the same in CI as locally, and no regression files written into the tree.

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::worker_thread::join_within;
+
 use super::files::{self, Kind};
 use super::{db_path, snapshot, BackupError, Snapshot};
 
@@ -151,25 +153,7 @@ impl BackupHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = true;
         self.shared.wake.notify_all();
-        let Some(thread) = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        else {
-            return;
-        };
-        let until = Instant::now() + deadline;
-        while !thread.is_finished() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if !thread.is_finished() {
-            log::warn!("an automatic backup is still running after {deadline:?}; leaving it");
-        } else if thread.join().is_err() {
-            log::error!("the backup thread panicked");
-        } else {
-            log::debug!("backup thread stopped");
-        }
+        join_within(&self.thread, deadline, "the backup thread", "copying");
     }
 }
 

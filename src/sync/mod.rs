@@ -20,6 +20,7 @@ pub use settings::{GithubConfig, SyncTiming};
 
 use crate::db::{self, DbError};
 use crate::live::Live;
+use crate::worker_thread::join_within;
 
 /// What `/api/stats` shows of sync. The pending count comes from the database.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -177,24 +178,11 @@ impl SyncHandle {
         // Taking the lock orders the store before a sleeping worker's next check.
         drop(shared.work.lock().unwrap_or_else(PoisonError::into_inner));
         shared.wake.notify_all();
-        let Some(thread) = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        else {
-            return;
-        };
-        let until = Instant::now() + deadline;
-        while !thread.is_finished() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if !thread.is_finished() {
-            log::warn!("the sync worker is still waiting on GitHub after {deadline:?}; leaving it");
-        } else if thread.join().is_err() {
-            log::error!("the sync worker panicked");
-        } else {
-            log::debug!("sync worker stopped");
-        }
+        join_within(
+            &self.thread,
+            deadline,
+            "the sync worker",
+            "waiting on GitHub",
+        );
     }
 }

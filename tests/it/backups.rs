@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use crate::support::{eventually, TestServer};
 
@@ -32,18 +32,12 @@ fn named(dir: &Path, prefix: &str) -> Vec<String> {
     names
 }
 
-/// `integrity_check` and the message contents of a backup file, opened read-only.
+/// The message contents of a backup file, after asserting that `integrity_check` is `ok`.
 fn check(path: &Path) -> Vec<String> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let verdict: String = conn
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(verdict, "ok", "{}", path.display());
-    let mut stmt = conn
-        .prepare("SELECT content FROM messages ORDER BY id")
-        .unwrap();
-    let rows = stmt.query_map([], |row| row.get(0)).unwrap();
-    rows.collect::<rusqlite::Result<_>>().unwrap()
+    crate::ops::messages_in(path)
+        .into_iter()
+        .map(|(_, content)| content)
+        .collect()
 }
 
 fn every_second(keep: usize) -> impl FnOnce(&mut bookchat::cli::ServeArgs) {

@@ -58,7 +58,7 @@ async fn post(addr: std::net::SocketAddr, content: &str) -> Option<(i64, String)
 }
 
 /// Every message of a database file, after asserting that `integrity_check` says `ok`.
-fn messages_in(path: &Path) -> Vec<(i64, String)> {
+pub fn messages_in(path: &Path) -> Vec<(i64, String)> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let verdict: String = conn
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
