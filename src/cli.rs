@@ -212,7 +212,7 @@ pub struct GithubArgs {
 /// Where the database lives; shared by every command that touches it.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// Folder holding bookchat.db and backups/ (created when missing).
+    /// Folder holding bookchat.db and backups/ (`serve` creates it when missing).
     #[arg(long, env = "BOOKCHAT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 }
