@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::worker_thread::join_within;
+use crate::worker_thread::{join_within, sleep_unless};
 
 use super::files::{self, Kind};
 use super::{db_path, snapshot, BackupError, Snapshot};
@@ -60,22 +60,7 @@ impl Shared {
 
     /// Sleeps for `pause` unless stopped first; `false` on stop.
     fn sleep(&self, pause: Duration) -> bool {
-        let deadline = Instant::now() + pause;
-        let mut stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if *stop {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            stop = self
-                .wake
-                .wait_timeout(stop, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        sleep_unless(&self.stop, &self.wake, pause, |stop| *stop)
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -20,7 +20,7 @@ pub use settings::{GithubConfig, SyncTiming};
 
 use crate::db::{self, DbError};
 use crate::live::Live;
-use crate::worker_thread::join_within;
+use crate::worker_thread::{join_within, sleep_unless};
 
 /// What `/api/stats` shows of sync. The pending count comes from the database.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,22 +75,7 @@ impl Shared {
     /// Sleeps for `pause` whatever arrives (a rate limit must be waited out), but wakes
     /// for a stop; `false` on stop.
     fn sleep(&self, pause: Duration) -> bool {
-        let deadline = Instant::now() + pause;
-        let mut work = self.work.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if self.stopped() {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            work = self
-                .wake
-                .wait_timeout(work, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        sleep_unless(&self.work, &self.wake, pause, |_| self.stopped())
     }
 }
 
