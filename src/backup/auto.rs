@@ -193,7 +193,7 @@ impl Worker {
         let mut status = self.shared.status();
         status.last_verified = Some(false);
         status.last_error = Some(err.to_string());
-        status.last_error_at = Some(files::rfc3339(chrono::Utc::now()));
+        status.last_error_at = Some(crate::db::now_rfc3339());
         status.failed += 1;
     }
 

@@ -42,10 +42,7 @@ pub fn stamp(at: DateTime<Utc>) -> String {
     at.format(STAMP_FORMAT).to_string()
 }
 
-/// RFC 3339 in UTC with milliseconds, as every time BookChat shows.
-pub fn rfc3339(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+pub use crate::db::rfc3339;
 
 pub fn file_name(kind: Kind, at: DateTime<Utc>) -> String {
     format!("{}{}{EXTENSION}", kind.prefix(), stamp(at))

@@ -92,9 +92,12 @@ fn insert_all<'a>(
     Ok(stored)
 }
 
-/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-25T06:48:08.123Z`.
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-25T06:48:08.123Z`: the one shape of
+/// every time BookChat stores or shows.
+pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    rfc3339(chrono::Utc::now())
 }

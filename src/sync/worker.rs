@@ -12,7 +12,7 @@ use super::github::{GitHub, Put};
 use super::settings::{GithubConfig, SyncTiming};
 use super::store::{self, Pending};
 use super::Shared;
-use crate::db::now_rfc3339;
+use crate::db::{now_rfc3339, rfc3339};
 use crate::live::Live;
 use crate::message::Message;
 
@@ -278,8 +278,7 @@ impl Worker {
         status.state = state;
         status.last_error = Some(reason);
         status.last_error_at = Some(now_rfc3339());
-        status.next_attempt_at =
-            Some(retry_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        status.next_attempt_at = Some(rfc3339(retry_at));
         wait
     }
 }
