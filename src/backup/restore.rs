@@ -11,6 +11,7 @@ use super::{
     copy_database, db_path, default_destination, remove_quietly, snapshot, sync_dir, sync_file,
     temp_path, verify, BackupError, Kind, Problem, Snapshot,
 };
+use crate::db::sidecar;
 use crate::lock::{DataDirLock, LockError};
 
 #[derive(Debug, thiserror::Error)]
@@ -157,10 +158,4 @@ fn empty_wal(db: &Path) -> Result<(), RestoreError> {
         }
     }
     Ok(())
-}
-
-fn sidecar(db: &Path, suffix: &str) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }

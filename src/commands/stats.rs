@@ -2,7 +2,7 @@
 //! It opens the database read-only, so it works beside a running server, and it never
 //! reads the GitHub settings, so it cannot print the token.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
@@ -69,12 +69,13 @@ pub fn gather(data_dir: &Path) -> Result<Report, Error> {
     let found = files::list(&folder)
         .map_err(|err| Error::io(format!("cannot list {}", folder.display()), err))?;
     let newest = found.last();
+    let (bytes, wal_bytes) = crate::db::sizes_on_disk(&db);
     Ok(Report {
         messages,
         database: DatabaseFiles {
             path: db.display().to_string(),
-            bytes: file_size(&db),
-            wal_bytes: file_size(&wal_of(&db)),
+            bytes,
+            wal_bytes,
         },
         backups: Backups {
             count: found.len(),
@@ -111,16 +112,6 @@ pub fn render(report: &Report) -> String {
     rows.iter()
         .map(|(label, value)| format!("{:<width$} {value}\n", format!("{label}:")))
         .collect()
-}
-
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
-fn wal_of(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
 }
 
 #[cfg(test)]

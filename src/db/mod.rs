@@ -183,6 +183,19 @@ impl Inner {
     }
 }
 
+/// A file SQLite keeps beside the database: `-wal` or `-shm`.
+pub fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Bytes of the database file and of its write-ahead log; 0 for one that is absent.
+pub fn sizes_on_disk(db: &Path) -> (u64, u64) {
+    let len = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    (len(db), len(&sidecar(db, "-wal")))
+}
+
 /// A read-write connection for a thread that updates rows outside the insert path (the
 /// sync worker), with the same durability and patience as the writer's.
 pub fn open_writer(path: &Path) -> Result<Connection, DbError> {

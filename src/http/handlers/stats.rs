@@ -72,8 +72,7 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
     let snapshot = state.metrics.snapshot();
     let ms = |q: f64| snapshot.quantile(q).map(|s| round3(s * 1000.0));
     let count = snapshot.requests_total;
-    let db_path = state.config.db_path();
-    let file_len = |path: std::path::PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
+    let (bytes, wal_bytes) = crate::db::sizes_on_disk(&state.config.db_path());
     Ok(Figures {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
@@ -98,10 +97,7 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
         sync: state.sync.status(),
         backups: state.backups.status(),
         process: process::current(),
-        database: DatabaseSize {
-            bytes: file_len(db_path.clone()),
-            wal_bytes: file_len(db_path.with_extension("db-wal")),
-        },
+        database: DatabaseSize { bytes, wal_bytes },
         snapshot,
     })
 }
