@@ -106,6 +106,18 @@ impl Db {
         &self.inner.live
     }
 
+    /// A page of messages, oldest first: from memory when memory holds the whole answer
+    /// (polls, the newest page), else from a reader connection.
+    pub async fn list(&self, page: Page, limit: u32) -> Result<Vec<Message>, DbError> {
+        match self.inner.live.page(page, limit as usize) {
+            Some(messages) => Ok(messages),
+            None => {
+                self.read(move |conn| queries::list(conn, page, limit))
+                    .await
+            }
+        }
+    }
+
     /// Stores a message. Resolves only after its transaction has committed to disk.
     pub async fn insert(&self, message: NewMessage) -> Result<Message, DbError> {
         let (reply, answer) = oneshot::channel();

@@ -15,7 +15,7 @@ use hyper::StatusCode;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use crate::db::{queries, Db, Page};
+use crate::db::{Db, Page};
 use crate::http::query::parse_id;
 use crate::http::{ApiError, Request, Response};
 use crate::live::{Event, Live, StreamSlot, CACHED};
@@ -130,18 +130,12 @@ impl Feed {
     /// Sends every message after the cursor, from memory or the database, page by page.
     async fn backlog(&mut self) -> bool {
         loop {
-            let page = Page::After(self.cursor);
-            let messages = match self.live.page(page, CACHED) {
-                Some(messages) => messages,
-                None => {
-                    let read = self.db.read(move |c| queries::list(c, page, CACHED as u32));
-                    match read.await {
-                        Ok(messages) => messages,
-                        Err(err) => {
-                            log::warn!("event stream could not read its backlog: {err}");
-                            return false;
-                        }
-                    }
+            let read = self.db.list(Page::After(self.cursor), CACHED as u32).await;
+            let messages = match read {
+                Ok(messages) => messages,
+                Err(err) => {
+                    log::warn!("event stream could not read its backlog: {err}");
+                    return false;
                 }
             };
             let full = messages.len() == CACHED;

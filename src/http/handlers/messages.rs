@@ -26,15 +26,7 @@ struct MessageList {
 pub async fn list(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let query = parse_list_query(req.uri().query()).map_err(ApiError::BadRequest)?;
     // Polls and the newest page come from memory; only older history reaches SQLite.
-    let messages = match state.db.live().page(query.page, query.limit as usize) {
-        Some(messages) => messages,
-        None => {
-            state
-                .db
-                .read(move |conn| queries::list(conn, query.page, query.limit))
-                .await?
-        }
-    };
+    let messages = state.db.list(query.page, query.limit).await?;
     Ok(json(StatusCode::OK, &MessageList { messages }))
 }
 
