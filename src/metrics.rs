@@ -7,72 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// Which route a request took, for per-route counts. Labels are stable: dashboards use them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Page,
-    Static,
-    Messages,
-    Message,
-    Events,
-    Health,
-    Stats,
-    Metrics,
-    OpenApi,
-    Other,
-}
-
-impl Route {
-    pub const ALL: [Route; 10] = [
-        Route::Page,
-        Route::Static,
-        Route::Messages,
-        Route::Message,
-        Route::Events,
-        Route::Health,
-        Route::Stats,
-        Route::Metrics,
-        Route::OpenApi,
-        Route::Other,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Route::Page => "/",
-            Route::Static => "/static/*",
-            Route::Messages => "/api/messages",
-            Route::Message => "/api/messages/{id}",
-            Route::Events => "/api/events",
-            Route::Health => "/api/health",
-            Route::Stats => "/api/stats",
-            Route::Metrics => "/metrics",
-            Route::OpenApi => "/api/openapi.json",
-            Route::Other => "other",
-        }
-    }
-
-    /// The route a path belongs to, whatever the method (a 405 still counts for its path).
-    pub fn of(path: &str) -> Route {
-        let mut segments = path.split('/').filter(|s| !s.is_empty());
-        match (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) {
-            (None, ..) => Route::Page,
-            (Some("static"), Some(_), ..) => Route::Static,
-            (Some("metrics"), None, ..) => Route::Metrics,
-            (Some("api"), Some("messages"), None, _) => Route::Messages,
-            (Some("api"), Some("messages"), Some(_), None) => Route::Message,
-            (Some("api"), Some("events"), None, _) => Route::Events,
-            (Some("api"), Some("health"), None, _) => Route::Health,
-            (Some("api"), Some("stats"), None, _) => Route::Stats,
-            (Some("api"), Some("openapi.json"), None, _) => Route::OpenApi,
-            _ => Route::Other,
-        }
-    }
-}
+use crate::http::routes::Route;
 
 /// Upper bounds of the latency buckets, in seconds (the last bucket is +Inf).
 pub const LATENCY_BOUNDS: [f64; 16] = [
@@ -158,7 +93,7 @@ impl Metrics {
             by_route: Route::ALL
                 .iter()
                 .zip(&self.by_route)
-                .map(|(route, n)| (route.label(), load(n)))
+                .map(|(route, n)| (route.path(), load(n)))
                 .collect(),
             latency_buckets,
             latency_sum_seconds: load(&self.latency_sum_micros) as f64 / 1e6,
@@ -209,18 +144,6 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes_are_found_by_path() {
-        assert_eq!(Route::of("/"), Route::Page);
-        assert_eq!(Route::of("/static/app.js"), Route::Static);
-        assert_eq!(Route::of("/api/messages"), Route::Messages);
-        assert_eq!(Route::of("/api/messages/12"), Route::Message);
-        assert_eq!(Route::of("/api/messages/12/x"), Route::Other);
-        assert_eq!(Route::of("/metrics"), Route::Metrics);
-        assert_eq!(Route::of("/api/nope"), Route::Other);
-        assert_eq!(Route::of("/static"), Route::Other);
-    }
 
     #[test]
     fn counts_by_class_and_route() {

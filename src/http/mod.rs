@@ -9,6 +9,7 @@ pub mod headers;
 pub mod query;
 pub mod request_id;
 mod router;
+pub mod routes;
 mod server;
 mod service;
 

@@ -9,8 +9,8 @@ use hyper::{Method, StatusCode};
 
 use super::guard::{self, Quota};
 use super::request_id::X_REQUEST_ID;
+use super::routes::Route;
 use super::{client_ip, headers, router, ApiError, Request, Response};
-use crate::metrics::Route;
 use crate::state::AppState;
 
 /// What the access log and the metrics need to know of a request after it is consumed.
@@ -40,7 +40,7 @@ pub async fn handle(state: &AppState, req: Request, peer: SocketAddr) -> Respons
         Ok(_) if seen.method == Method::OPTIONS => Ok(headers::preflight()),
         Ok(granted) => {
             quota = granted;
-            router::route(state, req).await
+            router::route(state, req, seen.route).await
         }
         Err(err) => Err(err),
     };
