@@ -218,6 +218,10 @@ pub struct DataArgs {
 }
 
 /// Wraps the token at once, so not even a `Debug` of the parsed arguments shows it.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "clap's value parsers return a Result"
+)]
 fn parse_secret(value: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(value))
 }

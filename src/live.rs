@@ -12,7 +12,7 @@ use crate::db::Page;
 use crate::message::Message;
 
 /// Messages kept in memory: one full page at the largest `limit`.
-pub const CACHED: usize = 200;
+pub const CACHED: u32 = 200;
 /// Events a slow stream may fall behind before it re-reads from the database.
 const EVENT_BUFFER: usize = 1024;
 
@@ -41,7 +41,7 @@ struct Newest {
 impl Live {
     /// Starts from the newest messages as stored (oldest first).
     pub fn new(newest: Vec<Message>) -> Live {
-        let complete = newest.len() < CACHED;
+        let complete = newest.len() < CACHED as usize;
         let last_id = newest.last().map_or(0, |m| m.id);
         Live {
             last_id: AtomicI64::new(last_id),
@@ -66,7 +66,7 @@ impl Live {
         {
             let mut newest = self.newest.write().unwrap_or_else(PoisonError::into_inner);
             newest.messages.extend(stored.iter().cloned());
-            while newest.messages.len() > CACHED {
+            while newest.messages.len() > CACHED as usize {
                 newest.messages.pop_front();
                 newest.complete = false;
             }
@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_long_history_only_answers_what_memory_covers() {
-        let live = Live::new((1..=CACHED as i64).map(message).collect());
+        let live = Live::new((1..=i64::from(CACHED)).map(message).collect());
         live.created(&[message(201), message(202)]);
         assert_eq!(live.last_id(), 202);
         // Memory now holds 3..=202.

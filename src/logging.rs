@@ -1,4 +1,4 @@
-//! Log set-up: env_logger under `RUST_LOG` (info by default), as readable text or as one JSON
+//! Log set-up: `env_logger` under `RUST_LOG` (info by default), as readable text or as one JSON
 //! object per line for log collectors, behind a guard that keeps the GitHub token out.
 
 use std::io::Write;
@@ -34,7 +34,7 @@ pub fn init(format: LogFormat, secret: Option<Secret>) {
 }
 
 /// One log record as one JSON object: time, level, target, message, and any structured
-/// key-values (the access log's method, path, status, duration_ms, client, request_id).
+/// key-values (the access log's method, path, status, `duration_ms`, client, `request_id`).
 fn json_line(record: &Record<'_>) -> serde_json::Value {
     let mut line = serde_json::Map::new();
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -67,7 +67,7 @@ impl<'kvs> VisitSource<'kvs> for Fields<'_> {
     }
 }
 
-/// Wraps env_logger with two rules that hold whatever `RUST_LOG` says: the HTTP client's
+/// Wraps `env_logger` with two rules that hold whatever `RUST_LOG` says: the HTTP client's
 /// and TLS library's debug and trace output is dropped (at trace ureq hex-dumps requests,
 /// `Authorization` header included), and any line that still quotes the token is redacted.
 struct Guarded {

@@ -17,11 +17,11 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        None => commands::serve::run(cli.serve),
-        Some(Command::Serve(args)) => commands::serve::run(*args),
+        None => commands::serve::run(&cli.serve),
+        Some(Command::Serve(args)) => commands::serve::run(&args),
         Some(Command::Backup(args)) => commands::backup::run(args),
-        Some(Command::Restore(args)) => commands::restore::run(args),
-        Some(Command::Stats(args)) => commands::stats::run(args),
+        Some(Command::Restore(args)) => commands::restore::run(&args),
+        Some(Command::Stats(args)) => commands::stats::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// Clock ticks per second in `/proc/<pid>/stat`. The kernel exports USER_HZ, which is 100
+/// Clock ticks per second in `/proc/<pid>/stat`. The kernel exports `USER_HZ`, which is 100
 /// on every architecture Linux runs on; reading it would need `sysconf` (unsafe FFI).
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -44,10 +44,10 @@ mod tests {
     fn parses_proc_files() {
         let status = "Name:\tbookchat\nVmRSS:\t   10240 kB\nThreads:\t7\n";
         let stat = "4242 (book chat (x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 7 0";
-        let stats = parse(status, stat).unwrap();
-        assert_eq!(stats.resident_bytes, 10 * 1024 * 1024);
-        assert!((stats.cpu_seconds - 3.0).abs() < 1e-9);
-        assert_eq!(stats.threads, 7);
+        let parsed = parse(status, stat).unwrap();
+        assert_eq!(parsed.resident_bytes, 10 * 1024 * 1024);
+        assert!((parsed.cpu_seconds - 3.0).abs() < 1e-9);
+        assert_eq!(parsed.threads, 7);
         assert_eq!(parse("", stat), None);
     }
 

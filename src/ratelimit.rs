@@ -104,6 +104,11 @@ impl Limiter {
     }
 
     /// Takes a token for `client` if one is there.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "token counts lie in 0..=burst and waits are positive seconds; float casts saturate"
+    )]
     pub fn check(&self, client: IpAddr, now: Instant) -> Decision {
         let policy = self.policy;
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
@@ -162,7 +167,7 @@ impl Table {
             .map(|b| b.level(policy, now))
             .collect();
         let cut = levels.len() - keep;
-        let (_, threshold, _) = levels.select_nth_unstable_by(keep, |a, b| a.total_cmp(b));
+        let (_, threshold, _) = levels.select_nth_unstable_by(keep, f64::total_cmp);
         let threshold = *threshold;
         let mut evicted = 0;
         self.buckets.retain(|_, b| {

@@ -162,8 +162,7 @@ pub(crate) fn copy_database(src: &Path, dest: &Path) -> rusqlite::Result<()> {
 pub(crate) fn temp_path(dest: &Path, what: &str) -> PathBuf {
     let name = dest
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "backup".into());
+        .map_or_else(|| "backup".into(), |n| n.to_string_lossy().into_owned());
     dest.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
 }
 

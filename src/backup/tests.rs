@@ -60,10 +60,10 @@ fn a_snapshot_is_complete_verified_and_one_self_contained_file() {
     assert_eq!(made.bytes, std::fs::metadata(&dest).unwrap().len());
     assert_eq!(contents(&dest), contents(&db));
     let copy = Connection::open_with_flags(&dest, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mode: String = copy
+    let journal: String = copy
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(mode, "delete");
+    assert_eq!(journal, "delete");
     drop(copy);
     // No temporary file, no -wal or -shm: just the backup.
     assert_eq!(names_in(out.path()), ["copy.db"]);

@@ -46,7 +46,7 @@ pub fn sqlite_header(path: &Path) -> Result<(), Problem> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(Problem::Missing),
         Err(err) => return Err(Problem::Corrupt(format!("cannot read it: {err}"))),
     };
-    if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Problem::NotSqlite);
     }
     let mut header = [0u8; 16];

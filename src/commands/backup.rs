@@ -18,7 +18,7 @@ pub fn run(args: BackupArgs) -> Result<(), Error> {
         Some(path) => path,
         None => backup::default_destination(data_dir, Kind::Manual)?,
     };
-    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&db).map_or(0, |m| m.len());
     if size >= ANNOUNCE_BYTES {
         eprintln!("backing up {} from {}…", human_bytes(size), db.display());
     }

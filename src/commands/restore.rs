@@ -5,7 +5,7 @@ use crate::cli::RestoreArgs;
 use crate::commands::messages;
 use crate::error::Error;
 
-pub fn run(args: RestoreArgs) -> Result<(), Error> {
+pub fn run(args: &RestoreArgs) -> Result<(), Error> {
     let done = backup::restore(&args.data.data_dir, &args.file)?;
     let restored = format!(
         "restored {} from {} into {}",

@@ -7,8 +7,8 @@ use crate::error::Error;
 use crate::http::Server;
 use crate::logging;
 
-pub fn run(args: ServeArgs) -> Result<(), Error> {
-    let config = Config::from_args(&args)?;
+pub fn run(args: &ServeArgs) -> Result<(), Error> {
+    let config = Config::from_args(args)?;
     logging::init(
         config.log_format,
         config.github.as_ref().map(|g| g.token.clone()),

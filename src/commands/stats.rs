@@ -2,6 +2,7 @@
 //! It opens the database read-only, so it works beside a running server, and it never
 //! reads the GitHub settings, so it cannot print the token.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
@@ -37,7 +38,7 @@ pub struct Backups {
     pub last_path: Option<String>,
 }
 
-pub fn run(args: StatsArgs) -> Result<(), Error> {
+pub fn run(args: &StatsArgs) -> Result<(), Error> {
     let report = gather(&args.data.data_dir)?;
     if args.json {
         let text = serde_json::to_string_pretty(&report)
@@ -109,9 +110,11 @@ pub fn render(report: &Report) -> String {
         ("last backup", last_backup),
     ];
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + 1;
-    rows.iter()
-        .map(|(label, value)| format!("{:<width$} {value}\n", format!("{label}:")))
-        .collect()
+    let mut text = String::new();
+    for (label, value) in &rows {
+        let _ = writeln!(text, "{:<width$} {value}", format!("{label}:"));
+    }
+    text
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this binary writes.
+#[allow(
+    clippy::cast_possible_wrap,
+    reason = "a handful of migrations; the cast is checked at compile time"
+)]
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database up to `SCHEMA_VERSION` in one transaction, so a crash mid-way leaves
@@ -35,7 +39,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         tx.execute_batch(sql)?;
         log::info!("database migrated to schema version {}", index + 1);
     }

@@ -82,7 +82,7 @@ impl Db {
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("database journal mode is {mode}, not WAL; readers may wait on writes");
         }
-        let newest = queries::list(&conn, Page::Newest, CACHED as u32)?;
+        let newest = queries::list(&conn, Page::Newest, CACHED)?;
         let live = Arc::new(Live::new(newest));
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
         let for_writer = Arc::clone(&live);
@@ -337,7 +337,7 @@ mod tests {
             .read(|c| c.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)))
             .await
             .unwrap();
-        assert_eq!(count, stored as i64);
+        assert_eq!(usize::try_from(count).unwrap(), stored);
         assert_eq!(stored, 50);
     }
 }

@@ -97,7 +97,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 pub fn limit_key(client: IpAddr) -> IpAddr {
     match canonical(client) {
         IpAddr::V6(_) => mask(client, 64),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 
@@ -105,7 +105,7 @@ pub fn limit_key(client: IpAddr) -> IpAddr {
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 

@@ -60,9 +60,8 @@ pub fn check_rate(
     path: &str,
     client: IpAddr,
 ) -> Result<Option<Quota>, ApiError> {
-    let limiter = match limiter_for(state, method, path) {
-        Some(limiter) => limiter,
-        None => return Ok(None),
+    let Some(limiter) = limiter_for(state, method, path) else {
+        return Ok(None);
     };
     match limiter.check(limit_key(client), Instant::now()) {
         Decision::Allowed { limit, remaining } => Ok(Some(Quota { limit, remaining })),

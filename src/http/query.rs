@@ -36,12 +36,14 @@ pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, String> {
     };
     let limit = match limit {
         None => DEFAULT_LIMIT,
-        Some(n) if (1..=i64::from(MAX_LIMIT)).contains(&n) => n as u32,
-        Some(n) => {
-            return Err(format!(
-                "`limit` must be between 1 and {MAX_LIMIT}, not {n}"
-            ))
-        }
+        Some(n) => match u32::try_from(n) {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "`limit` must be between 1 and {MAX_LIMIT}, not {n}"
+                ))
+            }
+        },
     };
     Ok(ListQuery { page, limit })
 }

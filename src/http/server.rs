@@ -120,13 +120,14 @@ impl Server {
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => match Arc::clone(&slots).try_acquire_owned() {
-                        Ok(slot) => self.serve(stream, peer, slot, &graceful),
-                        Err(_) => {
+                    Ok((stream, peer)) => {
+                        if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+                            self.serve(stream, peer, slot, &graceful);
+                        } else {
                             self.state.metrics.connection_shed();
                             shed(stream, peer, overloaded.clone());
                         }
-                    },
+                    }
                     // Out of file descriptors and the like: wait briefly rather than spin.
                     Err(err) => {
                         log::warn!("accept failed: {err}");

@@ -2,6 +2,7 @@
 //! contents API for single files and the Git Data API for many files in one commit.
 //! It honours rate limits itself: after GitHub says "wait", it sends nothing until then.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -64,7 +65,7 @@ impl GitHub {
             "branch": self.config.branch,
         });
         let url = self.repo_url(&format!("contents/{}", encode_path(path)));
-        match self.call(Method::PUT, &url, Some(body)) {
+        match self.call(&Method::PUT, &url, Some(body)) {
             Ok(answer) => str_at(&answer, "/commit/sha").map(|commit| Put::Created { commit }),
             Err(Failure::Fatal { reason }) if reason.contains("\"sha\" wasn't supplied") => {
                 Ok(Put::Exists)
@@ -80,7 +81,7 @@ impl GitHub {
             encode_path(path),
             encode_path(&self.config.branch)
         ));
-        let answer = match self.call(Method::GET, &url, None) {
+        let answer = match self.call(&Method::GET, &url, None) {
             Ok(answer) => answer,
             Err(Failure::Fatal { reason }) if reason.starts_with("GitHub answered 404") => {
                 return Ok(None)
@@ -105,7 +106,7 @@ impl GitHub {
             encode_path(path),
             encode_path(&self.config.branch)
         ));
-        let answer = self.call(Method::GET, &url, None)?;
+        let answer = self.call(&Method::GET, &url, None)?;
         Ok(answer
             .pointer("/0/sha")
             .and_then(Value::as_str)
@@ -114,7 +115,11 @@ impl GitHub {
 
     /// The paths a commit added or changed.
     pub fn commit_files(&mut self, sha: &str) -> Result<Vec<String>, Failure> {
-        let answer = self.call(Method::GET, &self.repo_url(&format!("commits/{sha}")), None)?;
+        let answer = self.call(
+            &Method::GET,
+            &self.repo_url(&format!("commits/{sha}")),
+            None,
+        )?;
         let files = answer.get("files").and_then(Value::as_array);
         Ok(files
             .into_iter()
@@ -130,13 +135,13 @@ impl GitHub {
             "git/ref/heads/{}",
             encode_path(&self.config.branch)
         ));
-        str_at(&self.call(Method::GET, &url, None)?, "/object/sha")
+        str_at(&self.call(&Method::GET, &url, None)?, "/object/sha")
     }
 
     /// The tree of a commit.
     pub fn tree_of(&mut self, commit: &str) -> Result<String, Failure> {
         let url = self.repo_url(&format!("git/commits/{commit}"));
-        str_at(&self.call(Method::GET, &url, None)?, "/tree/sha")
+        str_at(&self.call(&Method::GET, &url, None)?, "/tree/sha")
     }
 
     /// A tree that is `base` plus `files` (path, text), blobs created inline.
@@ -153,7 +158,7 @@ impl GitHub {
             .collect();
         let body = json!({ "base_tree": base, "tree": entries });
         str_at(
-            &self.call(Method::POST, &self.repo_url("git/trees"), Some(body))?,
+            &self.call(&Method::POST, &self.repo_url("git/trees"), Some(body))?,
             "/sha",
         )
     }
@@ -166,7 +171,7 @@ impl GitHub {
     ) -> Result<String, Failure> {
         let body = json!({ "message": message, "tree": tree, "parents": [parent] });
         str_at(
-            &self.call(Method::POST, &self.repo_url("git/commits"), Some(body))?,
+            &self.call(&Method::POST, &self.repo_url("git/commits"), Some(body))?,
             "/sha",
         )
     }
@@ -179,7 +184,7 @@ impl GitHub {
             encode_path(&self.config.branch)
         ));
         let body = json!({ "sha": commit, "force": false });
-        match self.call(Method::PATCH, &url, Some(body)) {
+        match self.call(&Method::PATCH, &url, Some(body)) {
             Ok(_) => Ok(true),
             Err(Failure::Fatal { reason }) if reason.contains("not a fast forward") => Ok(false),
             Err(other) => Err(other),
@@ -192,7 +197,7 @@ impl GitHub {
     }
 
     /// Sends one request. Anything but a 2xx becomes a `Failure`, its text redacted.
-    fn call(&mut self, method: Method, url: &str, body: Option<Value>) -> Result<Value, Failure> {
+    fn call(&mut self, method: &Method, url: &str, body: Option<Value>) -> Result<Value, Failure> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(Failure::Stopped);
         }
@@ -206,11 +211,11 @@ impl GitHub {
             }
             self.quiet_until = None;
         }
-        let write = method != Method::GET;
+        let write = *method != Method::GET;
         self.requests += 1;
         self.writes += u64::from(write);
         let started = Instant::now();
-        let result = self.send(&method, url, body);
+        let result = self.send(method, url, body);
         log::debug!(
             "GitHub {method} {url}: {:?} in {:?}",
             result.as_ref().map(|r| r.0),
@@ -318,7 +323,7 @@ pub fn encode_path(path: &str) -> String {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out

@@ -54,7 +54,7 @@ impl GithubConfig {
     /// cannot work, so a typo is caught at start rather than at the first message.
     pub fn from_args(args: &GithubArgs) -> Result<Option<GithubConfig>, ConfigError> {
         let token = args.github_token.as_ref().map_or("", |t| t.expose().trim());
-        let repo = args.github_repo.as_deref().map(str::trim).unwrap_or("");
+        let repo = args.github_repo.as_deref().map_or("", str::trim);
         if repo.is_empty() {
             if !token.is_empty() {
                 log::warn!("GITHUB_TOKEN is set but GITHUB_REPO is not: GitHub sync is off");

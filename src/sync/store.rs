@@ -54,7 +54,7 @@ pub fn pending(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Pending>
         "SELECT id, content, author, created_at FROM messages \
          WHERE synced = 0 ORDER BY id LIMIT ?1",
     )?
-    .query_map([limit as i64], |row| {
+    .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
         Ok(Pending {
             id: row.get(0)?,
             content: row.get(1)?,

@@ -97,11 +97,15 @@ impl Worker {
                 self.succeeded(synced);
                 match writes {
                     0 => Next::Now,
-                    n => Next::After(self.timing.pace.saturating_mul(n as u32)),
+                    n => Next::After(
+                        self.timing
+                            .pace
+                            .saturating_mul(u32::try_from(n).unwrap_or(u32::MAX)),
+                    ),
                 }
             }
             Err(Failure::Stopped) => Next::Now,
-            Err(failure) => Next::After(self.failed(failure)),
+            Err(failure) => Next::After(self.failed(&failure)),
         }
     }
 
@@ -245,10 +249,10 @@ impl Worker {
 
     /// Records a failure and returns how long to wait. A reason is logged once, not on
     /// every retry, so a bad token does not flood the log.
-    fn failed(&mut self, failure: Failure) -> Duration {
+    fn failed(&mut self, failure: &Failure) -> Duration {
         self.failures += 1;
         let t = &self.timing;
-        let (wait, state) = match &failure {
+        let (wait, state) = match failure {
             Failure::Transient { ambiguous, .. } => {
                 self.verify |= *ambiguous;
                 let wait = backoff(
@@ -264,14 +268,14 @@ impl Worker {
             Failure::Stopped => (Duration::ZERO, "idle"),
         };
         let reason = failure.reason().to_owned();
-        if self.last_logged.as_deref() != Some(reason.as_str()) {
+        if self.last_logged.as_deref() == Some(reason.as_str()) {
+            log::debug!("GitHub sync still failing: {reason}");
+        } else {
             match state {
                 "failing" => log::error!("GitHub sync: {reason}; retrying in {wait:?}"),
                 _ => log::warn!("GitHub sync: {reason}; retrying in {wait:?}"),
             }
             self.last_logged = Some(reason.clone());
-        } else {
-            log::debug!("GitHub sync still failing: {reason}");
         }
         let retry_at = chrono::Utc::now() + wait;
         let mut status = self.shared.status();
@@ -292,6 +296,10 @@ fn transient(reason: String) -> Failure {
 
 /// A database error in the worker: retried with backoff. Marked ambiguous because a
 /// commit may have landed whose marking failed.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "shaped for `.map_err(db_failure)`"
+)]
 fn db_failure(err: rusqlite::Error) -> Failure {
     Failure::Transient {
         reason: format!("database error while syncing: {err}"),

@@ -1,5 +1,7 @@
 //! The messages API over real HTTP: every rule of the contract's HTTP section.
 
+use std::fmt::Write as _;
+
 use serde_json::{json, Value};
 
 use crate::support::{raw, raw_status, request, TestServer};
@@ -261,7 +263,7 @@ async fn bodies_over_16_kib_are_413_even_when_chunked() {
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
     );
     for _ in 0..5 {
-        raw_request.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+        let _ = write!(raw_request, "{:x}\r\n{chunk}\r\n", chunk.len());
     }
     raw_request.push_str("0\r\n\r\n");
     let answer = raw(server.addr, raw_request.as_bytes()).await;

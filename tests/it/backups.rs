@@ -26,7 +26,7 @@ fn named(dir: &Path, prefix: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(prefix) && n.ends_with(".db"))
+        .filter(|n| n.starts_with(prefix) && Path::new(n).extension().is_some_and(|e| e == "db"))
         .collect();
     names.sort();
     names
@@ -71,9 +71,12 @@ async fn automatic_backups_keep_the_newest_and_never_touch_other_backups() {
     })
     .await;
     // Operators see the same over HTTP.
-    let stats = server.stats().await;
-    assert_eq!(stats["backups"]["last_verified"], true, "{stats}");
-    assert!(stats["backups"]["made"].as_u64().unwrap() >= 3, "{stats}");
+    let reported = server.stats().await;
+    assert_eq!(reported["backups"]["last_verified"], true, "{reported}");
+    assert!(
+        reported["backups"]["made"].as_u64().unwrap() >= 3,
+        "{reported}"
+    );
     let metrics = server.get("/metrics").await.text();
     assert!(
         metrics.contains("\nbookchat_backup_enabled 1\n"),

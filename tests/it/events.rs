@@ -107,7 +107,7 @@ fn parse(block: &str) -> Sse {
         let (field, value) = line.split_once(": ").unwrap_or_else(|| panic!("{block:?}"));
         match field {
             "id" => id = Some(value.parse().unwrap()),
-            "event" => kind = value.to_owned(),
+            "event" => value.clone_into(&mut kind),
             "data" => data = serde_json::from_str(value).unwrap(),
             other => panic!("unknown field {other} in {block:?}"),
         }

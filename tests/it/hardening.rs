@@ -16,7 +16,7 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Result<Vec<u
     loop {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
             Err(_) => return Err(()),
-            Ok(Ok(0)) | Ok(Err(_)) => return Ok(seen),
+            Ok(Ok(0) | Err(_)) => return Ok(seen),
             Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
         }
     }
@@ -37,7 +37,7 @@ async fn three_hundred_slow_connections_do_not_delay_a_normal_request() {
     // Keep them alive, one byte each at a time, while the normal request is made.
     let trickle = tokio::spawn(async move {
         for _ in 0..4 {
-            for stream in slow.iter_mut() {
+            for stream in &mut slow {
                 let _ = stream.write_all(b"a").await;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;

@@ -138,7 +138,7 @@ async fn a_backup_beside_a_busy_server_holds_every_acknowledged_message() {
         "{name}"
     );
     let backed_up = messages_in(&path);
-    assert_eq!(backed_up.len() as i64, count);
+    assert_eq!(i64::try_from(backed_up.len()).unwrap(), count);
     for message in &before {
         assert!(
             backed_up.contains(message),

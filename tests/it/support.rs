@@ -27,8 +27,10 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The running server's shared state, to read its workers' status directly.
     pub state: Arc<AppState>,
-    // Kept so the directory lives as long as the server; `None` when the caller owns it.
-    _temp: Option<tempfile::TempDir>,
+    /// Dropping it deletes the directory, so it lives as long as the server; `None` when
+    /// the caller owns the directory.
+    #[allow(dead_code, reason = "held for its drop, never read")]
+    dir_guard: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), bookchat::error::Error>>>,
 }
@@ -66,7 +68,7 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestServer {
         let temp = tempfile::tempdir().expect("temp dir");
         let mut server = Self::start_in(temp.path(), adjust).await;
-        server._temp = Some(temp);
+        server.dir_guard = Some(temp);
         server
     }
 
@@ -79,7 +81,7 @@ impl TestServer {
     pub async fn start_synced(fake: &FakeGitHub) -> TestServer {
         let temp = tempfile::tempdir().expect("temp dir");
         let mut server = Self::start_synced_in(temp.path(), fake).await;
-        server._temp = Some(temp);
+        server.dir_guard = Some(temp);
         server
     }
 
@@ -117,7 +119,7 @@ impl TestServer {
         TestServer {
             addr,
             state,
-            _temp: None,
+            dir_guard: None,
             stop: Some(stop),
             task: Some(task),
         }
@@ -334,7 +336,7 @@ pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
     let mut buf = [0u8; 8192];
     loop {
         match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(0) | Err(_)) | Err(_) => break,
             Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
         }
     }

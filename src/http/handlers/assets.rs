@@ -2,6 +2,7 @@
 //! Lookups go only to the compiled-in map, so no path can reach the filesystem.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use hyper::body::Bytes;
 use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
@@ -86,7 +87,12 @@ fn content_type(path: &str) -> HeaderValue {
 
 /// A strong validator from the file's SHA-256, which rust-embed computes at build time.
 fn entity_tag(hash: &[u8; 32]) -> HeaderValue {
-    let hex: String = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hash[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
     HeaderValue::try_from(format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
 }
 

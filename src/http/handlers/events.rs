@@ -130,7 +130,7 @@ impl Feed {
     /// Sends every message after the cursor, from memory or the database, page by page.
     async fn backlog(&mut self) -> bool {
         loop {
-            let read = self.db.list(Page::After(self.cursor), CACHED as u32).await;
+            let read = self.db.list(Page::After(self.cursor), CACHED).await;
             let messages = match read {
                 Ok(messages) => messages,
                 Err(err) => {
@@ -138,7 +138,7 @@ impl Feed {
                     return false;
                 }
             };
-            let full = messages.len() == CACHED;
+            let full = messages.len() == CACHED as usize;
             for message in &messages {
                 if !self.created(message).await {
                     return false;

@@ -142,6 +142,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp, reason = "the values are exact binary fractions")]
     fn timestamps_parse_or_are_zero() {
         assert_eq!(timestamp(Some("1970-01-01T00:00:01.500Z")), 1.5);
         assert_eq!(timestamp(None), 0.0);

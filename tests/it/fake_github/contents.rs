@@ -48,9 +48,10 @@ fn entry_json(repo: &Repo, dir: &str, entry: &Entry) -> Value {
         "" => entry.name.clone(),
         _ => format!("{dir}/{}", entry.name),
     };
-    let (kind, size) = match entry.is_tree {
-        true => ("dir", 0),
-        false => ("file", repo.blobs[&entry.sha].len()),
+    let (kind, size) = if entry.is_tree {
+        ("dir", 0)
+    } else {
+        ("file", repo.blobs[&entry.sha].len())
     };
     json!({ "type": kind, "name": entry.name, "path": path, "sha": entry.sha, "size": size })
 }

@@ -2,6 +2,7 @@
 //! them, plus branches. Everything the routes read or write goes through `Repo`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// path → blob id, for every file under a tree: the view most operations need.
@@ -58,8 +59,7 @@ pub struct Repo {
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn object_id(kind: &str, body: &[u8]) -> String {
@@ -92,10 +92,10 @@ fn tree_id(entries: &[Entry]) -> String {
 fn commit_id(tree: &str, parents: &[String], message: &str, time: u64) -> String {
     let mut text = format!("tree {tree}\n");
     for parent in parents {
-        text.push_str(&format!("parent {parent}\n"));
+        let _ = writeln!(text, "parent {parent}");
     }
     let who = format!("Fake <fake@example.com> {time} +0000");
-    text.push_str(&format!("author {who}\ncommitter {who}\n\n{message}"));
+    let _ = write!(text, "author {who}\ncommitter {who}\n\n{message}");
     object_id("commit", text.as_bytes())
 }
 

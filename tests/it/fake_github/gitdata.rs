@@ -12,7 +12,7 @@ use super::routes::{
 };
 
 fn date(time: u64) -> String {
-    chrono::DateTime::from_timestamp(time as i64, 0)
+    chrono::DateTime::from_timestamp(i64::try_from(time).unwrap_or(i64::MAX), 0)
         .unwrap_or_default()
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -190,9 +190,8 @@ fn apply_entry(repo: &mut Repo, files: &mut Files, entry: &Value) -> Result<(), 
 
 pub fn create_tree(repo: &mut Repo, call: &Call) -> Outcome {
     let body = call.json()?;
-    let entries = match body.get("tree") {
-        Some(Value::Array(entries)) => entries,
-        _ => return Err(invalid("\"tree\" wasn't supplied.")),
+    let Some(Value::Array(entries)) = body.get("tree") else {
+        return Err(invalid("\"tree\" wasn't supplied."));
     };
     let mut files = match optional_str(&body, "base_tree")? {
         Some(base) => repo

@@ -143,7 +143,7 @@ impl FakeGitHub {
     }
 
     pub fn set_token(&self, token: &str) {
-        lock(&self.shared).token = token.to_owned();
+        token.clone_into(&mut lock(&self.shared).token);
     }
 
     pub fn push_fault(&self, fault: Fault) {

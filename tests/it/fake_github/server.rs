@@ -89,7 +89,7 @@ pub fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     // A handler that panicked poisoned the lock; keep serving rather than fail every test after.
     shared
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Stops the server when the last handle goes away.
@@ -132,13 +132,12 @@ async fn accept(listener: TcpListener, shared: Shared, mut stopped: oneshot::Rec
     loop {
         let stream = tokio::select! {
             _ = &mut stopped => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of descriptors or similar: back off instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
+            accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                stream
+            } else {
+                // Out of descriptors or similar: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             },
         };
         tokio::spawn(serve_connection(stream, shared.clone()));
@@ -192,16 +191,17 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<Full<
         .map_err(|_| Dropped)?
         .to_bytes();
     let admitted = admit(&shared, &method, &target);
-    let answer = match admitted.down {
-        true => Some(with_rate(&shared, error(503, "Service Unavailable"))),
-        false => answer_for(
+    let answer = if admitted.down {
+        Some(with_rate(&shared, error(503, "Service Unavailable")))
+    } else {
+        answer_for(
             &shared,
             admitted.fault.as_ref(),
             &method,
             &target,
-            auth,
+            auth.as_deref(),
             &body,
-        ),
+        )
     };
     // The change is already applied: a client that gives up during the wait leaves it done,
     // which is exactly a lost answer.
@@ -234,9 +234,10 @@ fn admit(shared: &Shared, method: &str, target: &str) -> Admitted {
     state.log.push((id, recorded));
     let down = state.down;
     // During an outage the queued faults wait for the service to come back.
-    let fault = match down {
-        true => None,
-        false => take_fault(&mut state.faults, method, target),
+    let fault = if down {
+        None
+    } else {
+        take_fault(&mut state.faults, method, target)
     };
     let extra = match fault {
         Some(Fault::Delay(extra)) => extra,
@@ -309,7 +310,7 @@ fn answer_for(
     fault: Option<&Fault>,
     method: &str,
     target: &str,
-    auth: Option<String>,
+    auth: Option<&str>,
     body: &[u8],
 ) -> Option<Answer> {
     let answer = match fault {
@@ -337,7 +338,7 @@ fn answer_for(
             answer
         }
         Some(Fault::Delay(_) | Fault::LoseAnswer) | None => {
-            serve(shared, method, target, auth.as_deref(), body)
+            serve(shared, method, target, auth, body)
         }
     };
     Some(answer)
@@ -377,9 +378,10 @@ fn serve(shared: &Shared, method: &str, target: &str, auth: Option<&str>, body: 
 
 fn response(answer: Answer, request_id: &str) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = match answer.body.is_null() {
-        true => Bytes::new(),
-        false => Bytes::from(answer.body.to_string()),
+    let body = if answer.body.is_null() {
+        Bytes::new()
+    } else {
+        Bytes::from(answer.body.to_string())
     };
     let mut builder = Response::builder()
         .status(status)
