@@ -12,6 +12,7 @@ mod hardening;
 mod headers;
 mod limits;
 mod observability;
+mod openapi;
 mod ops;
 mod ops_stats;
 mod persistence;
