@@ -16,6 +16,7 @@ mod openapi;
 mod ops;
 mod ops_stats;
 mod persistence;
+mod screenshots;
 mod shutdown;
 mod support;
 mod sync;

@@ -87,7 +87,16 @@ impl Driver {
 
     /// A desktop-sized headless Chromium window.
     pub async fn desktop(&self) -> Session {
-        self.session(1280, 900, None).await
+        self.window(1280, 900).await
+    }
+
+    /// A desktop viewport of exactly `width` × `height` CSS pixels: emulated, because a
+    /// headless window's size includes the browser's own frame.
+    pub async fn window(&self, width: u32, height: u32) -> Session {
+        let metrics = json!({ "deviceMetrics": {
+            "width": width, "height": height, "pixelRatio": 1.0, "touch": false, "mobile": false
+        } });
+        self.session(width, height + 200, Some(metrics)).await
     }
 
     /// A phone: headless windows cannot be narrower than 500 px, so the viewport is emulated.
@@ -214,6 +223,15 @@ impl Session {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// A PNG of the viewport, as WebDriver's Take Screenshot returns it.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let encoded = self.cmd("GET", "/screenshot", None).await;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("base64 PNG"))
+            .expect("valid base64")
     }
 
     pub async fn quit(self) {
