@@ -41,9 +41,10 @@ function setOnline(next) {
   }
 }
 
-// Text for a 4xx shown to the user; a 429 also says how long to wait.
+// Text for a 4xx shown to the user. A 429 gets a sentence of its own (the API's text
+// already names the wait, so adding to it would say it twice).
 export function describeError(err) {
   const wait = Number(err.retryAfter);
-  if (err.status === 429 && wait > 0) return `${err.message} Try again in ${wait} s.`;
+  if (err.status === 429 && wait > 0) return `Too many requests. Try again in ${wait} s.`;
   return err.message;
 }

@@ -253,7 +253,7 @@ async function loadOlder() {
     // The focused button may just have vanished; don't drop focus to <body>.
     if (hadFocus && ui.loadOlder.hidden) ui.list.focus({ preventScroll: true });
   } catch (err) {
-    if (err.status >= 400 && err.status < 500) toast(err.message, "error");
+    if (err.status >= 400 && err.status < 500) toast(describeError(err), "error");
   } finally {
     ui.loadOlder.disabled = false;
     ui.list.removeAttribute("aria-busy");

@@ -261,3 +261,47 @@ async fn without_event_streams_the_page_falls_back_to_polling() {
     wait_shown(&session, "sent while polling", Duration::from_secs(10)).await;
     session.quit().await;
 }
+
+#[tokio::test]
+async fn a_rate_limited_message_says_once_when_to_try_again() {
+    let Some(driver) = Driver::start_or_skip("browser rate limit test").await else {
+        return;
+    };
+    let server = TestServer::start_with(|args| {
+        args.limits.write_rate = "1/3600".into();
+        args.limits.write_burst = 1;
+    })
+    .await;
+    let session = driver.desktop().await;
+    open_page(&session, &server).await;
+    session
+        .type_into("#content", &format!("first{ENTER}"))
+        .await;
+    wait_shown(&session, "first", Duration::from_secs(10)).await;
+    session
+        .type_into("#content", &format!("second{ENTER}"))
+        .await;
+    session
+        .wait_until(
+            "the failed mark and a note",
+            "return document.querySelector('.toast-error') !== null
+                && document.querySelector('.message-status[data-status=\"failed\"]') !== null;",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    let note = session
+        .eval(
+            "return document.querySelector('.toast-error').textContent;",
+            json!([]),
+        )
+        .await;
+    let note = note.as_str().unwrap();
+    let wait: u64 = note
+        .strip_prefix("Too many requests. Try again in ")
+        .and_then(|rest| rest.strip_suffix(" s."))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected note: {note:?}"));
+    assert!((1..=3600).contains(&wait), "{note}");
+    session.quit().await;
+}
