@@ -117,9 +117,26 @@ pub fn backoff(base: Duration, max: Duration, failures: u32, jitter: f64) -> Dur
     full.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
 }
 
+/// A wait as a person reads it: `0.6 s`, `12 s`, `300 s`.
+pub fn seconds(wait: Duration) -> String {
+    let secs = wait.as_secs_f64();
+    if secs < 10.0 {
+        format!("{secs:.1} s")
+    } else {
+        format!("{secs:.0} s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_read_as_seconds() {
+        assert_eq!(seconds(Duration::from_micros(618_454)), "0.6 s");
+        assert_eq!(seconds(Duration::from_secs(12)), "12 s");
+        assert_eq!(seconds(Duration::from_secs(300)), "300 s");
+    }
 
     const NOW: u64 = 1_700_000_000;
     const MINUTE: Duration = Duration::from_secs(60);

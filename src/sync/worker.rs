@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::failure::{backoff, Failure};
+use super::failure::{backoff, seconds, Failure};
 use super::github::{GitHub, Put};
 use super::settings::{GithubConfig, SyncTiming};
 use super::store::{self, Pending};
@@ -272,8 +272,8 @@ impl Worker {
             log::debug!("GitHub sync still failing: {reason}");
         } else {
             match state {
-                "failing" => log::error!("GitHub sync: {reason}; retrying in {wait:?}"),
-                _ => log::warn!("GitHub sync: {reason}; retrying in {wait:?}"),
+                "failing" => log::error!("GitHub sync: {reason}; retrying in {}", seconds(wait)),
+                _ => log::warn!("GitHub sync: {reason}; retrying in {}", seconds(wait)),
             }
             self.last_logged = Some(reason.clone());
         }
