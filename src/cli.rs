@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::{ContextKind, ContextValue};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::secret::Secret;
 
@@ -28,6 +29,35 @@ pub struct Cli {
 
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// A command-line mistake as one line, like every other failure: clap's first line,
+/// plus the environment variable that can also set the flag, since the bad value may
+/// have come from there (or from `.env`) rather than from what was typed.
+pub fn usage_error(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let reason = first.strip_prefix("error: ").unwrap_or(first);
+    let source = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => env_var_of(arg),
+        _ => None,
+    }
+    .map(|var| format!(" (the flag or {var})"))
+    .unwrap_or_default();
+    format!("{reason}{source}; see bookchat --help")
+}
+
+/// The environment variable behind a flag as clap names it (`--port <PORT>`).
+fn env_var_of(arg: &str) -> Option<String> {
+    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?;
+    let cli = Cli::command();
+    let var = std::iter::once(&cli)
+        .chain(cli.get_subcommands())
+        .flat_map(clap::Command::get_arguments)
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .map(|var| var.to_string_lossy().into_owned());
+    var
 }
 
 #[derive(Debug, Subcommand)]

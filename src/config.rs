@@ -99,16 +99,21 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// The log format asked for, else the environment's: JSON for production collectors.
+pub fn log_format(args: &ServeArgs) -> LogFormat {
+    args.log_format.unwrap_or(match args.environment {
+        Environment::Production => LogFormat::Json,
+        Environment::Development => LogFormat::Text,
+    })
+}
+
 impl Config {
     pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
         Ok(Config {
             bind: resolve_bind(&args.host, args.port)?,
             data_dir: args.data.data_dir.clone(),
             environment: args.environment,
-            log_format: args.log_format.unwrap_or(match args.environment {
-                Environment::Production => LogFormat::Json,
-                Environment::Development => LogFormat::Text,
-            }),
+            log_format: log_format(args),
             cors: parse_cors(&args.cors_origins)?,
             github: GithubConfig::from_args(&args.github)?,
             trusted_proxies: parse_trusted(&args.limits.trusted_proxies)

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use bookchat::cli::{Cli, Command};
+use bookchat::cli::{self, Cli, Command};
 use bookchat::commands;
 use clap::Parser;
 
@@ -15,7 +15,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version: clap prints them to stdout and exits 0.
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            eprintln!("bookchat: {}", cli::usage_error(&err));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         None => commands::serve::run(&cli.serve),
         Some(Command::Serve(args)) => commands::serve::run(&args),

@@ -2,17 +2,18 @@
 //! shutdown signal arrives.
 
 use crate::cli::ServeArgs;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::error::Error;
 use crate::http::Server;
 use crate::logging;
+use crate::secret::Secret;
 
 pub fn run(args: &ServeArgs) -> Result<(), Error> {
+    // Logging starts before validation, so what validation warns about (a token without
+    // a repository, say) is seen. The token is redacted as given, trimmed or not.
+    let token = args.github.github_token.as_ref().map(|t| t.expose().trim());
+    logging::init(config::log_format(args), token.map(Secret::new));
     let config = Config::from_args(args)?;
-    logging::init(
-        config.log_format,
-        config.github.as_ref().map(|g| g.token.clone()),
-    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bookchat-worker")

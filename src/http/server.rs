@@ -48,13 +48,12 @@ impl Server {
     /// Creates and locks the data directory, opens the database, binds the port and starts
     /// the background workers.
     pub async fn bind(config: Config) -> Result<Server, Error> {
+        // The port first: a second server on a busy port stops before it touches any data.
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|err| bind_error(config.bind, err))?;
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|err| {
-            Error::io(
-                format!("cannot create data directory {}", data_dir.display()),
-                err,
-            )
-        })?;
+        create_data_dir(&data_dir)?;
         // Before the database opens: a second server on this directory stops here, and a
         // restore cannot swap the file under us.
         let lock = DataDirLock::acquire(&data_dir)?;
@@ -62,13 +61,6 @@ impl Server {
         let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
             .await
             .map_err(|err| Error::io("database start-up failed", std::io::Error::other(err)))??;
-        let listener = match TcpListener::bind(config.bind).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                close_db(db.clone()).await;
-                return Err(bind_error(config.bind, err));
-            }
-        };
         let github = config.github.clone();
         let db_path = config.db_path();
         let live = Arc::clone(db.live());
@@ -236,6 +228,20 @@ async fn close_db(db: Db) {
     {
         log::error!("the database did not close cleanly");
     }
+}
+
+fn create_data_dir(dir: &std::path::Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|err| {
+        let what = if dir.exists() && !dir.is_dir() {
+            format!(
+                "the data directory {} is a file, not a directory",
+                dir.display()
+            )
+        } else {
+            format!("cannot create data directory {}", dir.display())
+        };
+        Error::io(what, err)
+    })
 }
 
 fn bind_error(addr: SocketAddr, err: std::io::Error) -> Error {

@@ -46,6 +46,8 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
 pub struct Running {
     child: Child,
     pub addr: SocketAddr,
+    /// The log up to and including the "listening" line.
+    pub startup: Vec<String>,
     lines: mpsc::Receiver<String>,
 }
 
@@ -64,10 +66,12 @@ pub fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running
             let _ = send.send(line);
         }
     });
+    let mut startup = Vec::new();
     let addr = loop {
         let line = lines
             .recv_timeout(Duration::from_secs(20))
             .expect("server logs its address within 20 s");
+        startup.push(line.clone());
         if let Some(url) = line.split("listening on http://").nth(1) {
             // The line may be text or JSON; the address ends where its characters do.
             let end = url
@@ -76,7 +80,12 @@ pub fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running
             break url[..end].parse().expect("address in log line");
         }
     };
-    Running { child, addr, lines }
+    Running {
+        child,
+        addr,
+        startup,
+        lines,
+    }
 }
 
 impl Running {
@@ -153,12 +162,31 @@ fn bad_configuration_exits_non_zero_with_one_line() {
         let out = run(dir.path(), &args);
         assert!(!out.status.success(), "{args:?} succeeded");
         let stderr = String::from_utf8(out.stderr).unwrap();
-        assert!(!stderr.trim().is_empty(), "{args:?}: no reason given");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("bookchat: "), "{args:?}: {stderr}");
     }
-    let out = run(dir.path(), &["--host", "not a host!"]);
+    // A value the parser rejects may come from the environment: the line names both.
+    let out = bookchat(dir.path()).env("PORT", "abc").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "bookchat: invalid value 'abc' for '--port <PORT>': invalid digit found in string \
+         (the flag or PORT); see bookchat --help"
+    );
+    let out = run(dir.path(), &["serv"]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("bookchat: "), "{stderr}");
+    assert!(stderr.contains("'serv'"), "{stderr}");
+    // Nothing was created for any of these.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let out = run(dir.path(), &["--port", "0", "--data-dir", "notes.txt"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("bookchat: the data directory notes.txt is a file, not a directory"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -174,6 +202,8 @@ fn a_port_in_use_is_a_clear_error() {
         last.starts_with("bookchat: ") && last.contains("in use"),
         "{stderr}"
     );
+    // It stopped before creating a data directory or a database.
+    assert!(!dir.path().join("bookchat-data").exists());
 }
 
 #[tokio::test]
@@ -268,4 +298,20 @@ async fn dotenv_is_read_and_real_environment_wins() {
         "flags win over env"
     );
     server.terminate();
+}
+
+#[test]
+fn half_set_github_settings_are_warned_about_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(dir.path(), |c| {
+        c.env("GITHUB_TOKEN", "ghp_half_set_token");
+    });
+    let startup = server.startup.join("\n");
+    assert!(
+        startup.contains("WARN") && startup.contains("GITHUB_TOKEN is set but GITHUB_REPO is not"),
+        "{startup}"
+    );
+    assert!(!startup.contains("ghp_half_set_token"), "{startup}");
+    let (status, _) = server.terminate();
+    assert!(status.success());
 }
