@@ -16,7 +16,9 @@ async fn index_is_html_with_no_inline_script_or_style() {
         html.contains("<script type=\"module\" src=\"/static/app.js\""),
         "loads the app as a module"
     );
-    assert!(html.contains("/static/app.css"), "loads the stylesheet");
+    for sheet in ["/static/app.css", "/static/chat.css"] {
+        assert!(html.contains(sheet), "loads {sheet}");
+    }
     // The CSP forbids inline code, so any inline script or handler would silently not run.
     for script in html.split("<script").skip(1) {
         let tag = &script[..script.find('>').unwrap()];
@@ -44,6 +46,7 @@ async fn static_files_have_types_etags_and_cache_policy() {
         ("/static/render.js", "text/javascript; charset=utf-8"),
         ("/static/store.js", "text/javascript; charset=utf-8"),
         ("/static/app.css", "text/css; charset=utf-8"),
+        ("/static/chat.css", "text/css; charset=utf-8"),
         ("/static/favicon.svg", "image/svg+xml; charset=utf-8"),
     ] {
         let reply = server.get(path).await;
