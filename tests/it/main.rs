@@ -21,4 +21,5 @@ mod shutdown;
 mod support;
 mod sync;
 mod sync_crash;
+mod sync_races;
 mod webdriver;

@@ -27,7 +27,7 @@ fn adding_commits(fake: &FakeGitHub) -> BTreeMap<String, Vec<String>> {
 
 /// Asserts every stored message has exactly one file, added by exactly one commit, and
 /// that the message's `git_commit_hash` names that commit. Returns the file map.
-async fn assert_each_committed_once(
+pub(crate) async fn assert_each_committed_once(
     server: &TestServer,
     fake: &FakeGitHub,
     total: usize,

@@ -53,6 +53,13 @@ pub enum Fault {
     TooMany { retry_after: u64 },
     /// Answer normally after this extra delay (on top of any latency).
     Delay(Duration),
+    /// Another writer wins a race: `path` is committed to `branch` just before this
+    /// request is served, which then sees the moved branch.
+    ForeignCommitFirst {
+        branch: String,
+        path: String,
+        content: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -241,14 +248,7 @@ impl FakeGitHub {
 
     /// Someone else commits `path` to the branch, moving its head under the client's feet.
     pub fn push_foreign_commit(&self, path: &str, content: &[u8]) {
-        let mut state = lock(&self.shared);
-        let repo = &mut state.repo;
-        let head = repo.branches.get(&*self.branch).expect("the branch exists");
-        let mut files = repo.commits[head].files.clone();
-        let blob = repo.put_blob(content.to_vec());
-        git::place(&mut files, path, blob);
-        let message = format!("Foreign edit of {path}");
-        repo.commit_on(&self.branch, &files, &message);
+        foreign_commit(&self.shared, &self.branch, path, content);
     }
 
     /// Removes a branch, so requests naming it get GitHub's 404/422.
@@ -265,4 +265,16 @@ impl FakeGitHub {
             .branches
             .insert(branch.to_owned(), sha.to_owned());
     }
+}
+
+/// Commits `path` with `content` on top of `branch`, as someone else's client would.
+fn foreign_commit(shared: &Shared, branch: &str, path: &str, content: &[u8]) {
+    let mut state = lock(shared);
+    let repo = &mut state.repo;
+    let head = repo.branches.get(branch).expect("the branch exists");
+    let mut files = repo.commits[head].files.clone();
+    let blob = repo.put_blob(content.to_vec());
+    git::place(&mut files, path, blob);
+    let message = format!("Foreign edit of {path}");
+    repo.commit_on(branch, &files, &message);
 }

@@ -337,6 +337,14 @@ fn answer_for(
                 .push(("retry-after", retry_after.to_string()));
             answer
         }
+        Some(Fault::ForeignCommitFirst {
+            branch,
+            path,
+            content,
+        }) => {
+            super::foreign_commit(shared, branch, path, content);
+            serve(shared, method, target, auth, body)
+        }
         Some(Fault::Delay(_) | Fault::LoseAnswer) | None => {
             serve(shared, method, target, auth, body)
         }

@@ -1,0 +1,98 @@
+//! Sync racing other writers to the same repository: a branch that moves while a commit
+//! is being built, and a file someone else already put where a message belongs.
+
+use std::time::Duration;
+
+use crate::fake_github::{FakeGitHub, Fault};
+use crate::support::{eventually, TestServer};
+use crate::sync::assert_each_committed_once;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn a_branch_that_moves_mid_commit_gets_the_commit_rebuilt_on_top() {
+    let fake = FakeGitHub::start_default().await;
+    fake.set_down(true);
+    let server = TestServer::start_synced(&fake).await;
+    for i in 0..3 {
+        server.post_message(&format!("racing {i}")).await;
+    }
+    // Someone else pushes between our reading the head and moving the branch.
+    fake.push_fault_for(
+        "PATCH",
+        "git/refs/heads/",
+        Fault::ForeignCommitFirst {
+            branch: fake.branch(),
+            path: "notes/agenda.md".into(),
+            content: b"Thursday at 7\n".to_vec(),
+        },
+    );
+    fake.set_down(false);
+    server.wait_all_synced(3, PATIENCE).await;
+    assert_eq!(fake.pending_faults(), 0, "the race never happened");
+
+    // Their commit stays, ours sits on top of it, and nothing was committed twice.
+    let commits = fake.commits();
+    let foreign = commits
+        .iter()
+        .position(|c| c.message == "Foreign edit of notes/agenda.md")
+        .expect("the foreign commit is in the history");
+    assert_eq!(commits[0].parents, vec![commits[foreign].sha.clone()]);
+    assert_eq!(
+        fake.file("notes/agenda.md").as_deref(),
+        Some(&b"Thursday at 7\n"[..])
+    );
+    assert_each_committed_once(&server, &fake, 3).await;
+    // The first attempt's PATCH was refused as not a fast-forward, the second landed.
+    let patches = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(patches, vec![422, 200]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_foreign_file_where_a_message_belongs_is_never_overwritten() {
+    let fake = FakeGitHub::start_default().await;
+    fake.set_down(true);
+    let server = TestServer::start_synced(&fake).await;
+    let message = server.post_message("mine").await;
+    let stamp: String = message["created_at"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    let path = format!(
+        "messages/{:08}_{stamp}.json",
+        message["id"].as_i64().unwrap()
+    );
+    fake.push_foreign_commit(&path, b"not yours\n");
+    fake.set_down(false);
+
+    let stats = eventually("the conflict to be reported", PATIENCE, || async {
+        let stats = server.stats().await;
+        (stats["sync"]["state"] == "failing").then_some(stats)
+    })
+    .await;
+    let error = stats["sync"]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains(&path) && error.contains("not overwriting"),
+        "{error}"
+    );
+    assert_eq!(stats["messages"]["pending"], 1, "{stats}");
+    assert_eq!(fake.file(&path).as_deref(), Some(&b"not yours\n"[..]));
+    // The only write tried was the create-only PUT (no `sha`), which GitHub refuses for
+    // a file that exists; nothing replaced it.
+    let writes: Vec<u16> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| r.status)
+        .collect();
+    assert!(writes.iter().all(|s| *s == 422), "{writes:?}");
+    server.stop().await;
+}
