@@ -142,6 +142,61 @@ mod tests {
         assert!(line["time"].as_str().unwrap().ends_with('Z'));
     }
 
+    /// A `Write` into shared memory, to read what the logger wrote.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_quoting_the_token_is_redacted_and_client_detail_dropped() {
+        let out = Captured::default();
+        let inner = env_logger::Builder::new()
+            .filter_level(log::LevelFilter::Trace)
+            .target(env_logger::Target::Pipe(Box::new(out.clone())))
+            .build();
+        let logger = Guarded {
+            inner,
+            secret: Some(Secret::new("ghp_abc123")),
+        };
+        let record = |target, level, text: &str| {
+            logger.log(
+                &Record::builder()
+                    .args(format_args!("{text}"))
+                    .level(level)
+                    .target(target)
+                    .build(),
+            );
+        };
+        record(
+            "bookchat::sync",
+            Level::Warn,
+            "GitHub said ghp_abc123 is bad",
+        );
+        record("bookchat::access", Level::Info, "GET / 200");
+        record(
+            "ureq_proto::util",
+            Level::Trace,
+            "authorization: token ghp_abc123",
+        );
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(!written.contains("ghp_abc123"), "{written}");
+        assert!(
+            written.contains("GitHub said [redacted] is bad"),
+            "{written}"
+        );
+        assert!(written.contains("GET / 200"), "{written}");
+        assert!(!written.contains("authorization"), "{written}");
+    }
+
     #[test]
     fn client_library_detail_is_never_enabled() {
         let meta = |target, level| Metadata::builder().target(target).level(level).build();
