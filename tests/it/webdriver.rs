@@ -25,6 +25,8 @@ pub struct Driver {
 pub struct Session {
     driver: SocketAddr,
     id: String,
+    /// Set by `quit`; otherwise dropping the session (a failed test) ends the browser.
+    ended: bool,
     _profile: tempfile::TempDir,
 }
 
@@ -136,6 +138,7 @@ impl Driver {
         Session {
             driver: self.addr,
             id,
+            ended: false,
             _profile: profile,
         }
     }
@@ -234,7 +237,32 @@ impl Session {
             .expect("valid base64")
     }
 
-    pub async fn quit(self) {
+    pub async fn quit(mut self) {
         self.cmd("DELETE", "", None).await;
+        self.ended = true;
+    }
+}
+
+/// A test that fails before `quit` would leave Chromium running once chromedriver is
+/// killed; a blocking DELETE closes it (Drop cannot await).
+impl Drop for Session {
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        if self.ended {
+            return;
+        }
+        let Ok(mut stream) =
+            std::net::TcpStream::connect_timeout(&self.driver, Duration::from_secs(2))
+        else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let request = format!(
+            "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.id, self.driver
+        );
+        if stream.write_all(request.as_bytes()).is_ok() {
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
     }
 }
