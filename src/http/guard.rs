@@ -6,7 +6,8 @@ use std::time::Instant;
 use hyper::{HeaderMap, Method, Uri};
 
 use super::client_ip::limit_key;
-use super::ApiError;
+use super::routes::Route;
+use super::{ApiError, Request};
 use crate::config::ConnectionLimits;
 use crate::ratelimit::{Decision, Limiter};
 use crate::state::AppState;
@@ -51,16 +52,17 @@ pub fn check_size(
     Ok(())
 }
 
-/// Takes a token from the bucket the route uses: POSTs from the write bucket, API reads
-/// from the read bucket. The page, its assets and the health check are not limited, so a
-/// limited client can still load the page and monitoring always gets through.
+/// Takes a token from the bucket the route uses: POSTs from the write bucket, reads of
+/// the API from the read bucket. The page, its assets, the health check and metrics are
+/// not limited, so a limited client can still load the page and monitoring always gets
+/// through. The route decides, not the raw path: `/api/messages/` is the same bucket.
 pub fn check_rate(
     state: &AppState,
-    method: &Method,
-    path: &str,
+    req: &Request,
+    route: Route,
     client: IpAddr,
 ) -> Result<Option<Quota>, ApiError> {
-    let Some(limiter) = limiter_for(state, method, path) else {
+    let Some(limiter) = limiter_for(state, req, route) else {
         return Ok(None);
     };
     match limiter.check(limit_key(client), Instant::now()) {
@@ -71,11 +73,17 @@ pub fn check_rate(
     }
 }
 
-fn limiter_for<'a>(state: &'a AppState, method: &Method, path: &str) -> Option<&'a Limiter> {
-    let api = path.starts_with("/api/") && path != "/api/health";
-    match *method {
-        Method::POST if path == "/api/messages" => state.write_limiter.as_ref(),
-        Method::GET | Method::HEAD if api => state.read_limiter.as_ref(),
+fn limiter_for<'a>(state: &'a AppState, req: &Request, route: Route) -> Option<&'a Limiter> {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    let api = match route {
+        Route::Messages | Route::Message | Route::Events | Route::Stats | Route::OpenApi => true,
+        Route::Page | Route::Static | Route::Health | Route::Metrics => false,
+        // An unknown path under /api/ is still a read of the API.
+        Route::Other => req.uri().path().split('/').find(|s| !s.is_empty()) == Some("api"),
+    };
+    match route {
+        Route::Messages if req.method() == Method::POST => state.write_limiter.as_ref(),
+        _ if read && api => state.read_limiter.as_ref(),
         _ => None,
     }
 }

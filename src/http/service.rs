@@ -36,7 +36,7 @@ pub async fn handle(state: &AppState, req: Request, peer: SocketAddr) -> Respons
     let production = state.config.is_production();
 
     let mut quota = None;
-    let result = match pre(state, &req, seen.client) {
+    let result = match pre(state, &req, seen.route, seen.client) {
         Ok(_) if seen.method == Method::OPTIONS => Ok(headers::preflight()),
         Ok(granted) => {
             quota = granted;
@@ -61,12 +61,17 @@ pub async fn handle(state: &AppState, req: Request, peer: SocketAddr) -> Respons
 }
 
 /// Everything that can refuse a request before a handler sees it.
-fn pre(state: &AppState, req: &Request, client: IpAddr) -> Result<Option<Quota>, ApiError> {
+fn pre(
+    state: &AppState,
+    req: &Request,
+    route: Route,
+    client: IpAddr,
+) -> Result<Option<Quota>, ApiError> {
     guard::check_size(req.uri(), req.headers(), &state.config.connections)?;
     if req.method() == Method::OPTIONS {
         return Ok(None);
     }
-    guard::check_rate(state, req.method(), req.uri().path(), client)
+    guard::check_rate(state, req, route, client)
 }
 
 /// One line per request. The fields also travel as structured key-values, which the JSON

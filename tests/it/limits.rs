@@ -172,3 +172,43 @@ async fn a_rate_of_zero_turns_limiting_off() {
     }
     server.stop().await;
 }
+
+/// The router ignores empty path segments, so the limiter must too: spelling the path
+/// another way is no way around the bucket.
+#[tokio::test]
+async fn other_spellings_of_a_path_share_its_bucket() {
+    let server = limited(|a| {
+        a.limits.write_rate = "1/3600".into();
+        a.limits.write_burst = 1;
+        a.limits.read_rate = "1/3600".into();
+        a.limits.read_burst = 1;
+    })
+    .await;
+    assert_eq!(post_as(&server, None).await.status, 201);
+    for path in ["/api/messages/", "//api//messages", "/api/messages//"] {
+        let reply = request(server.addr, "POST", path, &[JSON], BODY).await;
+        assert_limited(&reply, "1", "3600");
+    }
+    assert_eq!(server.get("/api/messages").await.status, 200);
+    for path in ["/api/messages/", "//api/stats", "/api//events"] {
+        let reply = request(server.addr, "GET", path, &[], "").await;
+        assert_limited(&reply, "1", "3600");
+    }
+}
+
+/// Only the API's reads are limited: an unknown path under /api/ is, other paths are not.
+#[tokio::test]
+async fn unknown_api_paths_are_limited_and_other_paths_are_not() {
+    let server = limited(|a| {
+        a.limits.read_rate = "1/3600".into();
+        a.limits.read_burst = 1;
+    })
+    .await;
+    assert_eq!(server.get("/api/nope").await.status, 404);
+    assert_limited(&server.get("/api/nope").await, "1", "3600");
+    for _ in 0..3 {
+        let reply = server.get("/favicon.ico").await;
+        assert_eq!(reply.status, 404);
+        assert_eq!(reply.header("x-ratelimit-limit"), None);
+    }
+}
