@@ -51,6 +51,7 @@ pub fn usage_error(err: &clap::Error) -> String {
 fn env_var_of(arg: &str) -> Option<String> {
     let long = arg.strip_prefix("--")?.split([' ', '=']).next()?;
     let cli = Cli::command();
+    // Bound to a name so the borrow of `cli` ends before `cli` is dropped.
     let var = std::iter::once(&cli)
         .chain(cli.get_subcommands())
         .flat_map(clap::Command::get_arguments)
