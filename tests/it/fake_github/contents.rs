@@ -26,6 +26,9 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(compact).ok()
 }
 
+/// GitHub lists at most this many entries of a directory; the Git Trees API sees the rest.
+const LISTING_CAP: usize = 1000;
+
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -68,6 +71,7 @@ pub fn get(repo: &Repo, path: &str, call: &Call) -> Outcome {
     let tree = repo.tree_at(&commit.tree, path).ok_or_else(not_found)?;
     let listing = repo.trees[&tree]
         .iter()
+        .take(LISTING_CAP)
         .map(|entry| entry_json(repo, path, entry))
         .collect();
     ok(200, Value::Array(listing))

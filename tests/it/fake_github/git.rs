@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::ops::Bound;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// path → blob id, for every file under a tree: the view most operations need.
@@ -107,15 +108,19 @@ pub fn valid_path(path: &str) -> bool {
             .all(|part| !matches!(part, "" | "." | ".." | ".git"))
 }
 
-/// The file at `path` or any file below it (`path` read as a directory).
+/// The file at `path` or any file below it (`path` read as a directory), in map order.
 pub fn under<'a>(
     files: &'a Files,
     path: &'a str,
 ) -> impl Iterator<Item = (&'a String, &'a String)> {
     let prefix = format!("{path}/");
-    files
-        .iter()
-        .filter(move |(p, _)| p.as_str() == path || p.starts_with(&prefix))
+    // The files below a directory sit together in the map, from "{dir}/" on: a range, not
+    // a scan, keeps seeding thousands of files one `place` at a time fast.
+    let from = (Bound::Included(prefix.as_str()), Bound::Unbounded);
+    let below = files
+        .range::<str, _>(from)
+        .take_while(move |(p, _)| p.starts_with(&prefix));
+    files.get_key_value(path).into_iter().chain(below)
 }
 
 /// Whether `path` would collide with the shape of `files`: a file where a directory is, or

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::contents::decode_base64;
 use super::git::{self, Commit, Files, Repo};
 use super::routes::{
-    error, invalid, not_found, ok, optional_str, required_str, Answer, Call, Outcome,
+    error, invalid, not_found, ok, optional_str, required_str, Answer, Call, Outcome, Site,
 };
 
 fn date(time: u64) -> String {
@@ -188,7 +188,7 @@ fn apply_entry(repo: &mut Repo, files: &mut Files, entry: &Value) -> Result<(), 
     Ok(())
 }
 
-pub fn create_tree(repo: &mut Repo, call: &Call) -> Outcome {
+pub fn create_tree(repo: &mut Repo, call: &Call, site: &Site) -> Outcome {
     let body = call.json()?;
     let Some(Value::Array(entries)) = body.get("tree") else {
         return Err(invalid("\"tree\" wasn't supplied."));
@@ -203,12 +203,23 @@ pub fn create_tree(repo: &mut Repo, call: &Call) -> Outcome {
         apply_entry(repo, &mut files, entry)?;
     }
     let id = repo.put_tree(&files);
-    ok(201, tree_json(repo, &id, false))
+    ok(201, tree_json(repo, &id, false, site.tree_entry_limit))
 }
 
-/// A tree's entries as the API lists them; `recursive` also descends into subtrees.
-fn tree_entries(repo: &Repo, id: &str, prefix: &str, recursive: bool, out: &mut Vec<Value>) {
+/// How far one listing may go: entries past `limit` are left out, as GitHub does.
+struct Listing {
+    recursive: bool,
+    limit: usize,
+    out: Vec<Value>,
+}
+
+/// Lists a tree's entries as the API does, subtrees' too when recursive (each right after
+/// its folder); false once an entry had to be left out.
+fn tree_entries(repo: &Repo, id: &str, prefix: &str, listing: &mut Listing) -> bool {
     for entry in &repo.trees[id] {
+        if listing.out.len() >= listing.limit {
+            return false;
+        }
         let path = format!("{prefix}{}", entry.name);
         let mut item = Map::new();
         item.insert("path".into(), json!(path));
@@ -227,20 +238,28 @@ fn tree_entries(repo: &Repo, id: &str, prefix: &str, recursive: bool, out: &mut 
         if !entry.is_tree {
             item.insert("size".into(), json!(repo.blobs[&entry.sha].len()));
         }
-        out.push(Value::Object(item));
-        if entry.is_tree && recursive {
-            tree_entries(repo, &entry.sha, &format!("{path}/"), true, out);
+        listing.out.push(Value::Object(item));
+        if entry.is_tree
+            && listing.recursive
+            && !tree_entries(repo, &entry.sha, &format!("{path}/"), listing)
+        {
+            return false;
         }
     }
+    true
 }
 
-fn tree_json(repo: &Repo, id: &str, recursive: bool) -> Value {
-    let mut entries = Vec::new();
-    tree_entries(repo, id, "", recursive, &mut entries);
-    json!({ "sha": id, "tree": entries, "truncated": false })
+fn tree_json(repo: &Repo, id: &str, recursive: bool, limit: usize) -> Value {
+    let mut listing = Listing {
+        recursive,
+        limit,
+        out: Vec::new(),
+    };
+    let complete = tree_entries(repo, id, "", &mut listing);
+    json!({ "sha": id, "tree": listing.out, "truncated": !complete })
 }
 
-pub fn get_tree(repo: &Repo, rev: &str, call: &Call) -> Outcome {
+pub fn get_tree(repo: &Repo, rev: &str, call: &Call, site: &Site) -> Outcome {
     let lower = rev.to_ascii_lowercase();
     // Like GitHub, accept any tree-ish: a tree id, a commit id or a branch name.
     let id = if repo.trees.contains_key(&lower) {
@@ -251,5 +270,5 @@ pub fn get_tree(repo: &Repo, rev: &str, call: &Call) -> Outcome {
     };
     // GitHub recurses whenever the parameter is present, whatever its value.
     let recursive = call.query("recursive").is_some();
-    ok(200, tree_json(repo, &id, recursive))
+    ok(200, tree_json(repo, &id, recursive, site.tree_entry_limit))
 }

@@ -1,11 +1,15 @@
 //! An in-process fake of the GitHub REST API (contents, Git Data and commits endpoints) for
 //! the sync worker's tests: real git object ids, GitHub's status codes and error bodies,
-//! rate-limit headers, and a handle to inject faults and inspect what the worker did.
+//! GitHub's limits (core and secondary rate limits, listing caps, ETags), and a handle to
+//! inject faults, seed large repositories and inspect what the worker did.
 
+mod archive;
+mod conditional;
 mod contents;
 mod git;
 mod gitdata;
 mod history;
+mod limits;
 mod routes;
 mod server;
 mod tests;
@@ -15,7 +19,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use server::{lock, Queued, Rate, Running, Shared, State};
+use limits::{Rate, Waits, Windows};
+use routes::Site;
+use server::{lock, Queued, Running, Shared, State};
+
+pub use limits::WriteLimits;
+
+/// GitHub's own cap on the entries one `GET /git/trees` lists.
+const TREE_ENTRY_LIMIT: usize = 100_000;
 
 pub struct FakeConfig {
     pub owner: String,
@@ -73,6 +84,11 @@ pub struct Recorded {
     pub status: u16,
     /// The `X-GitHub-Request-Id` the answer carried (or would have).
     pub request_id: String,
+    /// A content-creating request (POST, PUT, PATCH, DELETE), counted by the write windows.
+    pub write: bool,
+    /// Sent before a wait the fake had announced was over: a `Retry-After` it sent, or the
+    /// reset of a core window it had said was spent (`x-ratelimit-remaining: 0`).
+    pub in_wait: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +122,13 @@ impl FakeGitHub {
             log: Vec::new(),
             next_id: 0,
             rate: Rate::new(),
+            windows: Windows::new(),
+            waits: Waits::default(),
+            // Filled in once the listener has its port.
+            site: Site {
+                origin: String::new(),
+                tree_entry_limit: TREE_ENTRY_LIMIT,
+            },
         };
         let shared = Arc::new(Mutex::new(state));
         let (addr, running) = server::spawn(shared.clone()).await;
@@ -181,7 +204,18 @@ impl FakeGitHub {
 
     /// Sets what is left of the current rate-limit window; 0 makes every request a 403.
     pub fn set_rate_limit_remaining(&self, remaining: u32) {
-        lock(&self.shared).rate.remaining = remaining.min(server::RATE_LIMIT);
+        lock(&self.shared).rate.remaining = remaining.min(limits::RATE_LIMIT);
+    }
+
+    /// The secondary limits on content-creating requests (GitHub's by default). Writes
+    /// already counted stay counted.
+    pub fn set_write_limits(&self, limits: WriteLimits) {
+        lock(&self.shared).windows.limits = limits;
+    }
+
+    /// Most entries a `GET /git/trees` lists before it answers `"truncated": true`.
+    pub fn set_tree_entry_limit(&self, limit: usize) {
+        lock(&self.shared).site.tree_entry_limit = limit;
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -195,6 +229,36 @@ impl FakeGitHub {
 
     pub fn clear_requests(&self) {
         lock(&self.shared).log.clear();
+    }
+
+    /// The requests sent while a wait the fake had announced was still running.
+    pub fn requests_in_wait(&self) -> Vec<Recorded> {
+        let requests = self.requests().into_iter();
+        requests.filter(|recorded| recorded.in_wait).collect()
+    }
+
+    /// The most content-creating requests that arrived within any span of `window`.
+    pub fn max_writes_in(&self, window: Duration) -> usize {
+        limits::most_in(&self.write_times(), window)
+    }
+
+    /// The smallest gap between two consecutive content-creating requests.
+    pub fn min_write_gap(&self) -> Option<Duration> {
+        limits::smallest_gap(&self.write_times())
+    }
+
+    /// GETs answered `304 Not Modified`.
+    pub fn not_modified_count(&self) -> usize {
+        let state = lock(&self.shared);
+        state.log.iter().filter(|(_, r)| r.status == 304).count()
+    }
+
+    fn write_times(&self) -> Vec<Instant> {
+        let state = lock(&self.shared);
+        let writes = state.log.iter().filter(|(_, r)| r.write);
+        let mut times: Vec<Instant> = writes.map(|(_, r)| r.at).collect();
+        times.sort();
+        times
     }
 
     /// The head commit of the branch, `None` once it has been deleted.
@@ -251,6 +315,16 @@ impl FakeGitHub {
         foreign_commit(&self.shared, &self.branch, path, content);
     }
 
+    /// Commits `files` (added or replaced; the others stay) onto the branch in one commit,
+    /// without HTTP: seeds the large repositories import tests read. Returns the commit id.
+    pub fn push_commit(&self, files: &[(String, Vec<u8>)], message: &str) -> String {
+        let files: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+            .collect();
+        commit_files(&self.shared, &self.branch, &files, message)
+    }
+
     /// Removes a branch, so requests naming it get GitHub's 404/422.
     pub fn delete_branch(&self, branch: &str) {
         lock(&self.shared).repo.branches.remove(branch);
@@ -269,12 +343,21 @@ impl FakeGitHub {
 
 /// Commits `path` with `content` on top of `branch`, as someone else's client would.
 fn foreign_commit(shared: &Shared, branch: &str, path: &str, content: &[u8]) {
+    let message = format!("Foreign edit of {path}");
+    commit_files(shared, branch, &[(path, content)], &message);
+}
+
+/// Places each file on top of `branch`'s head as the Git Data API would, in one commit.
+fn commit_files(shared: &Shared, branch: &str, files: &[(&str, &[u8])], message: &str) -> String {
     let mut state = lock(shared);
     let repo = &mut state.repo;
     let head = repo.branches.get(branch).expect("the branch exists");
-    let mut files = repo.commits[head].files.clone();
-    let blob = repo.put_blob(content.to_vec());
-    git::place(&mut files, path, blob);
-    let message = format!("Foreign edit of {path}");
-    repo.commit_on(branch, &files, &message);
+    let mut tree = repo.commits[head].files.clone();
+    for (path, content) in files {
+        assert!(git::valid_path(path), "git cannot store {path:?}");
+        let blob = repo.put_blob(content.to_vec());
+        git::place(&mut tree, path, blob);
+    }
+    repo.commit_on(branch, &tree, message)
+        .expect("the branch exists")
 }

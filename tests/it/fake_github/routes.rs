@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::git::Repo;
-use super::{contents, gitdata, history};
+use super::{archive, contents, gitdata, history};
 
 pub const DOCS: &str = "https://docs.github.com/rest";
 
@@ -14,7 +14,28 @@ pub struct Answer {
     pub status: u16,
     /// `Null` sends no body at all (204).
     pub body: Value,
+    /// Sent instead of `body` when set (archives); the headers then name its content type.
+    pub raw: Option<Vec<u8>>,
     pub headers: Vec<(&'static str, String)>,
+}
+
+impl Answer {
+    /// The body exactly as it goes on the wire.
+    pub fn bytes(&self) -> Vec<u8> {
+        match (&self.raw, &self.body) {
+            (Some(raw), _) => raw.clone(),
+            (None, Value::Null) => Vec::new(),
+            (None, body) => body.to_string().into_bytes(),
+        }
+    }
+}
+
+/// What the routes need to know about the fake beyond the repository.
+pub struct Site {
+    /// `http://{address}`, for the URLs answers carry (`Location`, `Link`).
+    pub origin: String,
+    /// Most entries one `GET /git/trees` lists before it says `"truncated": true`.
+    pub tree_entry_limit: usize,
 }
 
 /// Handlers return their error answers through `Err` so that `?` works on every check.
@@ -28,6 +49,7 @@ pub fn ok(status: u16, body: Value) -> Outcome {
     Ok(Answer {
         status,
         body,
+        raw: None,
         headers: Vec::new(),
     })
 }
@@ -36,6 +58,7 @@ pub fn error(status: u16, message: impl Into<String>) -> Answer {
     Answer {
         status,
         body: json!({ "message": message.into(), "documentation_url": DOCS }),
+        raw: None,
         headers: Vec::new(),
     }
 }
@@ -143,7 +166,7 @@ pub fn optional_str<'m>(
     }
 }
 
-pub fn route(repo: &mut Repo, call: &Call) -> Outcome {
+pub fn route(repo: &mut Repo, site: &Site, call: &Call) -> Outcome {
     let parts: Vec<&str> = call.parts.iter().map(String::as_str).collect();
     let ["repos", owner, name, rest @ ..] = parts.as_slice() else {
         return Err(not_found());
@@ -170,10 +193,11 @@ pub fn route(repo: &mut Repo, call: &Call) -> Outcome {
         ("POST", ["git", "commits"]) => gitdata::create_commit(repo, call),
         ("GET", ["git", "blobs", sha]) => gitdata::get_blob(repo, sha),
         ("POST", ["git", "blobs"]) => gitdata::create_blob(repo, call),
-        ("GET", ["git", "trees", sha]) => gitdata::get_tree(repo, sha, call),
-        ("POST", ["git", "trees"]) => gitdata::create_tree(repo, call),
+        ("GET", ["git", "trees", sha]) => gitdata::get_tree(repo, sha, call, site),
+        ("POST", ["git", "trees"]) => gitdata::create_tree(repo, call, site),
         ("GET", ["commits"]) => history::list(repo, call),
-        ("GET", ["commits", sha]) => history::show(repo, sha),
+        ("GET", ["commits", sha]) => history::show(repo, sha, call, site),
+        ("GET", ["tarball", rev @ ..]) => archive::redirect(repo, &rev.join("/"), site),
         _ => Err(not_found()),
     }
 }

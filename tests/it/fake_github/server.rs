@@ -1,5 +1,6 @@
 //! The fake's HTTP side: a thread and runtime of its own, a task per connection, and the
-//! pipeline each request goes through (outage, fault, auth, rate limit, route, latency, log).
+//! pipeline each request goes through (outage, fault, auth, rate limits, route, conditional
+//! answer, latency, log).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::AUTHORIZATION;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, IF_NONE_MATCH};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -18,51 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use super::git::{unix_now, Repo};
-use super::routes::{error, route, Answer, Call};
-use super::{Fault, Recorded};
-
-pub const RATE_LIMIT: u32 = 5000;
-const RATE_WINDOW_SECS: u64 = 3600;
-
-/// The core rate-limit window, spent by every authenticated request.
-pub struct Rate {
-    pub remaining: u32,
-    pub reset: u64,
-}
-
-impl Rate {
-    pub fn new() -> Rate {
-        Rate {
-            remaining: RATE_LIMIT,
-            reset: unix_now() + RATE_WINDOW_SECS,
-        }
-    }
-
-    fn roll(&mut self) {
-        let now = unix_now();
-        if now >= self.reset {
-            self.remaining = RATE_LIMIT;
-            self.reset = now + RATE_WINDOW_SECS;
-        }
-    }
-
-    fn spend(&mut self) -> bool {
-        self.roll();
-        let spent = self.remaining > 0;
-        self.remaining = self.remaining.saturating_sub(1);
-        spent
-    }
-}
-
-fn rate_headers(remaining: u32, reset: u64) -> Vec<(&'static str, String)> {
-    vec![
-        ("x-ratelimit-limit", RATE_LIMIT.to_string()),
-        ("x-ratelimit-remaining", remaining.to_string()),
-        ("x-ratelimit-used", (RATE_LIMIT - remaining).to_string()),
-        ("x-ratelimit-reset", reset.to_string()),
-        ("x-ratelimit-resource", "core".to_owned()),
-    ]
-}
+use super::limits::{is_write, primary_limit, rate_headers, secondary_limit, Rate, Waits, Windows};
+use super::routes::{error, route, Answer, Call, Site};
+use super::{archive, conditional, Fault, Recorded};
 
 /// A fault waiting for the first request whose method and path match ("" matches any).
 pub struct Queued {
@@ -81,6 +40,9 @@ pub struct State {
     pub log: Vec<(u64, Recorded)>,
     pub next_id: u64,
     pub rate: Rate,
+    pub windows: Windows,
+    pub waits: Waits,
+    pub site: Site,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -109,6 +71,7 @@ impl Drop for Running {
 /// own runtime, including blocking it while the (blocking) sync client waits for an answer.
 pub async fn spawn(shared: Shared) -> (SocketAddr, Running) {
     let (ready, address) = oneshot::channel();
+    let server = shared.clone();
     let (stop, stopped) = oneshot::channel();
     std::thread::Builder::new()
         .name("fake-github".into())
@@ -120,11 +83,12 @@ pub async fn spawn(shared: Shared) -> (SocketAddr, Running) {
             runtime.block_on(async move {
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 let _ = ready.send(listener.local_addr().expect("local address"));
-                accept(listener, shared, stopped).await;
+                accept(listener, server, stopped).await;
             });
         })
         .expect("fake GitHub thread");
     let addr = address.await.expect("fake GitHub started");
+    lock(&shared).site.origin = format!("http://{addr}");
     (addr, Running { stop: Some(stop) })
 }
 
@@ -164,44 +128,54 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
+/// What the pipeline needs of one request, read in full before anything is decided.
+struct Asked {
+    method: String,
+    /// Path and query, as sent.
+    target: String,
+    auth: Option<String>,
+    if_none_match: Option<String>,
+    body: Bytes,
+}
+
+impl Asked {
+    async fn read(req: Request<Incoming>) -> Result<Asked, Dropped> {
+        let header = |name| {
+            let value = req.headers().get(name)?.to_str().ok()?;
+            Some(value.to_owned())
+        };
+        let (auth, if_none_match) = (header(AUTHORIZATION), header(IF_NONE_MATCH));
+        let method = req.method().as_str().to_owned();
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let target = target.to_owned();
+        let body = req.into_body().collect().await.map_err(|_| Dropped)?;
+        Ok(Asked {
+            method,
+            target,
+            auth,
+            if_none_match,
+            body: body.to_bytes(),
+        })
+    }
+}
+
 struct Admitted {
     id: u64,
     request_id: String,
     fault: Option<Fault>,
     delay: Duration,
     down: bool,
+    /// Set when the write windows refuse this request: the `Retry-After` to send.
+    refused: Option<u64>,
 }
 
 async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
-    let method = req.method().as_str().to_owned();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let auth = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let auth = auth.map(str::to_owned);
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map_err(|_| Dropped)?
-        .to_bytes();
-    let admitted = admit(&shared, &method, &target);
+    let asked = Asked::read(req).await?;
+    let admitted = admit(&shared, &asked);
     let answer = if admitted.down {
         Some(with_rate(&shared, error(503, "Service Unavailable")))
     } else {
-        answer_for(
-            &shared,
-            admitted.fault.as_ref(),
-            &method,
-            &target,
-            auth.as_deref(),
-            &body,
-        )
+        answer_for(&shared, &admitted, &asked)
     };
     // The change is already applied: a client that gives up during the wait leaves it done,
     // which is exactly a lost answer.
@@ -211,25 +185,37 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<Full<
     let answer = match (answer, &admitted.fault) {
         (Some(answer), fault) if !matches!(fault, Some(Fault::LoseAnswer)) => answer,
         _ => {
-            finish(&shared, admitted.id, 0);
+            finish(&shared, admitted.id, None);
             return Err(Dropped);
         }
     };
-    finish(&shared, admitted.id, answer.status);
+    finish(&shared, admitted.id, Some(&answer));
     Ok(response(answer, &admitted.request_id))
 }
 
-fn admit(shared: &Shared, method: &str, target: &str) -> Admitted {
+fn admit(shared: &Shared, asked: &Asked) -> Admitted {
     let mut state = lock(shared);
+    let state = &mut *state;
+    let (method, target) = (asked.method.as_str(), asked.target.as_str());
     let id = state.next_id;
     state.next_id += 1;
     let request_id = request_id(id);
+    let at = Instant::now();
+    let write = is_write(method);
+    // Every write that arrives counts, whatever becomes of it: GitHub counts requests made.
+    let refused = if write {
+        state.windows.arrive(at)
+    } else {
+        None
+    };
     let recorded = Recorded {
         method: method.to_owned(),
         path: target.to_owned(),
-        at: Instant::now(),
+        at,
         status: 0,
         request_id: request_id.clone(),
+        write,
+        in_wait: state.waits.running(at),
     };
     state.log.push((id, recorded));
     let down = state.down;
@@ -243,13 +229,13 @@ fn admit(shared: &Shared, method: &str, target: &str) -> Admitted {
         Some(Fault::Delay(extra)) => extra,
         _ => Duration::ZERO,
     };
-    let delay = state.latency + extra;
     Admitted {
         id,
         request_id,
         fault,
-        delay,
+        delay: state.latency + extra,
         down,
+        refused,
     }
 }
 
@@ -261,10 +247,15 @@ fn take_fault(faults: &mut VecDeque<Queued>, method: &str, target: &str) -> Opti
     faults.remove(position).map(|queued| queued.fault)
 }
 
-fn finish(shared: &Shared, id: u64, status: u16) {
+/// Logs the status sent (0 for none) and any wait the answer tells the client about, from
+/// the moment it leaves.
+fn finish(shared: &Shared, id: u64, answer: Option<&Answer>) {
     let mut state = lock(shared);
+    if let Some(answer) = answer {
+        state.waits.told(&answer.headers, Instant::now());
+    }
     if let Some((_, recorded)) = state.log.iter_mut().rev().find(|(seen, _)| *seen == id) {
-        recorded.status = status;
+        recorded.status = answer.map_or(0, |answer| answer.status);
     }
 }
 
@@ -285,11 +276,7 @@ fn request_id(id: u64) -> String {
 }
 
 fn with_rate(shared: &Shared, mut answer: Answer) -> Answer {
-    let mut state = lock(shared);
-    state.rate.roll();
-    answer
-        .headers
-        .extend(rate_headers(state.rate.remaining, state.rate.reset));
+    answer.headers.extend(lock(shared).rate.headers());
     answer
 }
 
@@ -305,25 +292,12 @@ fn fault_message(status: u16) -> &'static str {
 }
 
 /// `None` means: close the connection without an answer.
-fn answer_for(
-    shared: &Shared,
-    fault: Option<&Fault>,
-    method: &str,
-    target: &str,
-    auth: Option<&str>,
-    body: &[u8],
-) -> Option<Answer> {
-    let answer = match fault {
+fn answer_for(shared: &Shared, admitted: &Admitted, asked: &Asked) -> Option<Answer> {
+    let answer = match &admitted.fault {
         Some(Fault::Drop) => return None,
         Some(Fault::Status(status)) => with_rate(shared, error(*status, fault_message(*status))),
         Some(Fault::SecondaryLimit { retry_after }) => {
-            let message = "You have exceeded a secondary rate limit. \
-                           Please wait a few minutes before you try again.";
-            let mut answer = with_rate(shared, error(403, message));
-            answer
-                .headers
-                .push(("retry-after", retry_after.to_string()));
-            answer
+            with_rate(shared, secondary_limit(*retry_after))
         }
         Some(Fault::PrimaryLimit { reset_in }) => {
             let mut answer = primary_limit();
@@ -343,17 +317,11 @@ fn answer_for(
             content,
         }) => {
             super::foreign_commit(shared, branch, path, content);
-            serve(shared, method, target, auth, body)
+            serve(shared, asked, admitted.refused)
         }
-        Some(Fault::Delay(_) | Fault::LoseAnswer) | None => {
-            serve(shared, method, target, auth, body)
-        }
+        Some(Fault::Delay(_) | Fault::LoseAnswer) | None => serve(shared, asked, admitted.refused),
     };
     Some(answer)
-}
-
-fn primary_limit() -> Answer {
-    error(403, "API rate limit exceeded for user ID 1.")
 }
 
 fn authorized(header: Option<&str>, token: &str) -> bool {
@@ -364,20 +332,36 @@ fn authorized(header: Option<&str>, token: &str) -> bool {
     (scheme == "bearer" || scheme == "token") && given.trim() == token
 }
 
-fn serve(shared: &Shared, method: &str, target: &str, auth: Option<&str>, body: &[u8]) -> Answer {
+/// `refused`: the write windows turned this request away, with this `Retry-After`.
+fn serve(shared: &Shared, asked: &Asked, refused: Option<u64>) -> Answer {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut state = lock(shared);
         let state = &mut *state;
-        let mut answer = if !authorized(auth, &state.token) {
+        let method = asked.method.as_str();
+        let if_none_match = asked.if_none_match.as_deref();
+        if asked.target.starts_with(archive::CODELOAD) {
+            // Codeload needs no token and spends no rate limit, as on GitHub.
+            let mut answer = archive::codeload(&state.repo, &asked.target);
+            conditional::tag(&mut answer, method, if_none_match);
+            return answer;
+        }
+        let mut answer = if !authorized(asked.auth.as_deref(), &state.token) {
             error(401, "Bad credentials")
-        } else if !state.rate.spend() {
+        } else if state.rate.exhausted() {
             primary_limit()
+        } else if let Some(retry_after) = refused {
+            secondary_limit(retry_after)
         } else {
-            let call = Call::parse(method, target, body);
-            route(&mut state.repo, &call).unwrap_or_else(|failure| failure)
+            let call = Call::parse(method, &asked.target, &asked.body);
+            let mut answer =
+                route(&mut state.repo, &state.site, &call).unwrap_or_else(|failure| failure);
+            // GitHub does not charge a conditional request it answers with 304.
+            if !conditional::tag(&mut answer, method, if_none_match) {
+                state.rate.spend();
+            }
+            answer
         };
-        let (remaining, reset) = (state.rate.remaining, state.rate.reset);
-        answer.headers.extend(rate_headers(remaining, reset));
+        answer.headers.extend(state.rate.headers());
         answer
     }));
     // A bug in a handler becomes GitHub's 500 instead of taking the connection down with it.
@@ -386,16 +370,18 @@ fn serve(shared: &Shared, method: &str, target: &str, auth: Option<&str>, body: 
 
 fn response(answer: Answer, request_id: &str) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = if answer.body.is_null() {
-        Bytes::new()
-    } else {
-        Bytes::from(answer.body.to_string())
-    };
+    let body = Bytes::from(answer.bytes());
     let mut builder = Response::builder()
         .status(status)
-        .header("content-type", "application/json; charset=utf-8")
         .header("x-github-media-type", "github.v3; format=json")
         .header("x-github-request-id", request_id);
+    let typed = answer
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "content-type");
+    if !typed {
+        builder = builder.header(CONTENT_TYPE, "application/json; charset=utf-8");
+    }
     for (name, value) in answer.headers {
         builder = builder.header(name, value);
     }

@@ -1,7 +1,9 @@
 //! Self-tests of the fake: the GitHub behaviour the sync worker's tests will rely on, checked
 //! over real HTTP. This file holds the shared client helpers.
 
+mod archive;
 mod faults;
+mod limits;
 mod objects;
 
 use base64::engine::general_purpose::STANDARD;
