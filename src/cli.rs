@@ -71,6 +71,21 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Show message counts, database size and the latest backup; safe while the server runs.
     Stats(StatsArgs),
+    /// Rebuild or complete the database from the GitHub repository (disaster recovery).
+    /// Adds every message file the database lacks, marked synced with the commit that
+    /// added it. Safe to run again; resumes after an interruption. The server must be
+    /// stopped.
+    Import(ImportArgs),
+}
+
+/// Options of `bookchat import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    #[command(flatten)]
+    pub github: GithubArgs,
 }
 
 /// Options of `bookchat backup`.

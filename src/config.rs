@@ -27,6 +27,8 @@ pub enum ConfigError {
     GithubApiUrl(String),
     #[error("invalid BOOKCHAT_GITHUB_PATH {0:?}: expected a folder such as `messages`")]
     GithubPath(String),
+    #[error("import needs the repository: set GITHUB_TOKEN and GITHUB_REPO (or --github-token and --github-repo)")]
+    ImportNeedsGithub,
     #[error("invalid BOOKCHAT_TRUSTED_PROXIES entry {0:?}: expected an address or CIDR block")]
     TrustedProxy(String),
     #[error("invalid {name}: {reason}")]

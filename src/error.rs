@@ -6,6 +6,7 @@ use crate::backup::{BackupError, RestoreError};
 use crate::config::ConfigError;
 use crate::db::DbError;
 use crate::lock::LockError;
+use crate::sync::import::ImportError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -19,6 +20,8 @@ pub enum Error {
     Restore(#[from] RestoreError),
     #[error("{0}")]
     Lock(#[from] LockError),
+    #[error("import failed: {0}")]
+    Import(#[from] ImportError),
     #[error("no database at {}: is --data-dir (BOOKCHAT_DATA_DIR) right?", .0.display())]
     NoDatabase(PathBuf),
     #[error("{context}: {source}")]

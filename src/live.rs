@@ -20,6 +20,8 @@ const EVENT_BUFFER: usize = 1024;
 pub enum Event {
     Created(Arc<Message>),
     Synced(Arc<Message>),
+    /// The sync state changed; the JSON of the `sync` object of `/api/stats`.
+    Sync(Arc<str>),
 }
 
 pub struct Live {
@@ -30,6 +32,8 @@ pub struct Live {
     events: broadcast::Sender<Event>,
     closing: watch::Sender<bool>,
     streams: AtomicUsize,
+    // RwLock: read by each new stream, written by the sync worker when its state changes.
+    sync: RwLock<Option<Arc<str>>>,
 }
 
 struct Newest {
@@ -52,6 +56,7 @@ impl Live {
             events: broadcast::channel(EVENT_BUFFER).0,
             closing: watch::channel(false).0,
             streams: AtomicUsize::new(0),
+            sync: RwLock::new(None),
         }
     }
 
@@ -94,6 +99,22 @@ impl Live {
         for message in messages {
             let _ = self.events.send(Event::Synced(Arc::new(message.clone())));
         }
+    }
+
+    /// Announces a change of the sync state (`json` is the `sync` object of `/api/stats`)
+    /// and keeps it for streams that open later.
+    pub fn sync_changed(&self, json: String) {
+        let json: Arc<str> = json.into();
+        *self.sync.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&json));
+        let _ = self.events.send(Event::Sync(json));
+    }
+
+    /// The latest sync state announced, if any.
+    pub fn sync_state(&self) -> Option<Arc<str>> {
+        self.sync
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Answers a listing from memory when memory holds the whole answer.

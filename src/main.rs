@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Some(Command::Backup(args)) => commands::backup::run(args),
         Some(Command::Restore(args)) => commands::restore::run(&args),
         Some(Command::Stats(args)) => commands::stats::run(&args),
+        Some(Command::Import(args)) => commands::import::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a `run` that `main` dispatches to.
 
 pub mod backup;
+pub mod import;
 pub mod restore;
 pub mod serve;
 pub mod stats;

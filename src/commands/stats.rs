@@ -129,6 +129,7 @@ mod tests {
                 synced: 2,
                 pending: 1,
                 newest_at: None,
+                oldest_pending_at: None,
             },
             database: DatabaseFiles {
                 path: "d/bookchat.db".into(),

@@ -19,6 +19,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_created_at ON messages (created_at, id);
     CREATE INDEX messages_unsynced ON messages (id) WHERE synced = 0;",
+    // 2: deletion and the sync write budget. A deleted message stays as a tombstone (its id,
+    // creation time and `deleted_at`; text and author wiped) with `synced = 0` until its file
+    // has left the branch, so the queue also carries removals. `sync_writes` holds the times
+    // of the last hour's content-creating GitHub requests, so a restart cannot spend the
+    // hour's budget twice.
+    "ALTER TABLE messages ADD COLUMN deleted_at TEXT;
+    CREATE TABLE sync_writes (at_ms INTEGER NOT NULL);
+    CREATE INDEX sync_writes_at ON sync_writes (at_ms);",
 ];
 
 /// The schema version this binary writes.
@@ -73,7 +81,10 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["messages_created_at", "messages_unsynced"]);
+        assert_eq!(
+            indexes,
+            ["messages_created_at", "messages_unsynced", "sync_writes_at"]
+        );
     }
 
     #[test]

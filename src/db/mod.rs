@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use migrations::{migrate, SCHEMA_VERSION};
 pub use queries::Page;
-pub use writer::{now_rfc3339, rfc3339};
+pub use writer::{now_rfc3339, rfc3339, tombstone};
 
 use crate::live::{Live, CACHED};
 use crate::message::{Message, NewMessage};

@@ -55,9 +55,11 @@ pub struct Counts {
     pub synced: i64,
     pub pending: i64,
     pub newest_at: Option<String>,
+    /// When the oldest message still waiting for GitHub was posted: the sync lag.
+    pub oldest_pending_at: Option<String>,
 }
 
-/// Three cheap reads, whatever the size of the history: the pending count walks only the
+/// Four cheap reads, whatever the size of the history: the pending count walks only the
 /// partial index of unsynced rows, and the newest message is the last rowid. They run in
 /// one read transaction so the three figures agree with each other.
 pub fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
@@ -72,12 +74,18 @@ pub fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
         .prepare_cached("SELECT created_at FROM messages ORDER BY id DESC LIMIT 1")?
         .query_row([], |row| row.get(0))
         .optional()?;
+    // The first entry of the partial index of unsynced rows.
+    let oldest_pending_at: Option<String> = tx
+        .prepare_cached("SELECT created_at FROM messages WHERE synced = 0 ORDER BY id LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
     tx.finish()?;
     Ok(Counts {
         total,
         synced: total - pending,
         pending,
         newest_at,
+        oldest_pending_at,
     })
 }
 

@@ -101,3 +101,16 @@ pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
 pub fn now_rfc3339() -> String {
     rfc3339(chrono::Utc::now())
 }
+
+/// Deletes a message, leaving a tombstone: its id and creation time stay (so its file can
+/// be found and ids are never reused), its text and author are wiped at once, and
+/// `synced = 0` queues the removal of its file from GitHub. `false` when there is no such
+/// message or it was deleted already.
+pub fn tombstone(conn: &rusqlite::Connection, id: i64, at: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE messages SET content = '', author = NULL, deleted_at = ?2, synced = 0 \
+         WHERE id = ?1 AND deleted_at IS NULL",
+        (id, at),
+    )?;
+    Ok(changed == 1)
+}

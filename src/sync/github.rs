@@ -1,42 +1,53 @@
-//! A small blocking client for the parts of the GitHub REST API that sync uses: the
-//! contents API for single files and the Git Data API for many files in one commit.
-//! It honours rate limits itself: after GitHub says "wait", it sends nothing until then.
+//! A small blocking client for the GitHub REST API: one request at a time, redacted
+//! errors, GitHub's rate-limit answers obeyed (after "wait", nothing is sent until then),
+//! conditional GETs (a `304` costs no quota), and every content-creating request passed
+//! through the write budget first. The endpoints sync and import use are in `gitapi`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use serde_json::{json, Value};
+use rusqlite::Connection;
+use serde_json::Value;
 use ureq::http::{self, HeaderMap, Method};
 
+use super::budget::{unix_ms, Budget};
 use super::failure::{classify, Failure, RateHeaders};
 use super::settings::GithubConfig;
 
-/// Largest answer read into memory; GitHub's answers here are far smaller.
-const MAX_ANSWER: u64 = 16 * 1024 * 1024;
+/// Largest answer read into memory; GitHub's JSON answers here are far smaller.
+const MAX_ANSWER: u64 = 64 * 1024 * 1024;
+/// Largest archive import reads: far above any chat's history, but not unbounded.
+const MAX_ARCHIVE: u64 = 8 * 1024 * 1024 * 1024;
+/// Conditional answers remembered; a few hundred URLs is all sync and import revisit.
+const ETAG_CACHE: usize = 512;
+/// The longest wait for the write budget spent inside a request; longer ones go back to
+/// the worker, which sleeps them out where a stop can wake it.
+const GATE_SLEEP: Duration = Duration::from_secs(2);
+
+/// The write budget with the connection that keeps it.
+pub struct Gate {
+    pub budget: Budget,
+    pub conn: Connection,
+}
 
 pub struct GitHub {
     agent: ureq::Agent,
-    config: GithubConfig,
+    pub(super) config: GithubConfig,
     stop: Arc<AtomicBool>,
     /// Set when GitHub said to wait; no request leaves before this instant.
     quiet_until: Option<Instant>,
+    /// Every content-creating request goes through it; `None` for read-only use (import).
+    pub gate: Option<Gate>,
+    /// URL → (ETag, answer) of earlier GETs, for `If-None-Match`.
+    etags: HashMap<String, (String, Value)>,
     /// Requests sent and content-creating ones among them (the secondary limit counts those).
     pub requests: u64,
     pub writes: u64,
-}
-
-/// What a contents-API PUT of a new file did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Put {
-    Created {
-        commit: String,
-    },
-    /// The file is there already (`422 "sha" wasn't supplied`).
-    Exists,
+    pub not_modified: u64,
 }
 
 impl GitHub {
@@ -52,152 +63,89 @@ impl GitHub {
             config,
             stop,
             quiet_until: None,
+            gate: None,
+            etags: HashMap::new(),
             requests: 0,
             writes: 0,
+            not_modified: 0,
         }
     }
 
-    /// Creates `path` with `bytes` in one commit, unless it already exists.
-    pub fn put_file(&mut self, path: &str, bytes: &[u8], message: &str) -> Result<Put, Failure> {
-        let body = json!({
-            "message": message,
-            "content": BASE64.encode(bytes),
-            "branch": self.config.branch,
-        });
-        let url = self.repo_url(&format!("contents/{}", encode_path(path)));
-        match self.call(&Method::PUT, &url, Some(body)) {
-            Ok(answer) => str_at(&answer, "/commit/sha").map(|commit| Put::Created { commit }),
-            Err(Failure::Fatal { reason }) if reason.contains("\"sha\" wasn't supplied") => {
-                Ok(Put::Exists)
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    /// The file's bytes on the branch, or `None` when it does not exist.
-    pub fn get_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, Failure> {
-        let url = self.repo_url(&format!(
-            "contents/{}?ref={}",
-            encode_path(path),
-            encode_path(&self.config.branch)
-        ));
-        let answer = match self.call(&Method::GET, &url, None) {
-            Ok(answer) => answer,
-            Err(Failure::Fatal { reason }) if reason.starts_with("GitHub answered 404") => {
-                return Ok(None)
-            }
-            Err(other) => return Err(other),
-        };
-        let encoded: String = str_at(&answer, "/content")?
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        BASE64
-            .decode(encoded)
-            .map(Some)
-            .map_err(|err| unexpected(format!("file content is not base64: {err}")))
-    }
-
-    /// The newest commit on the branch that touched `path`: for our never-edited message
-    /// files, the commit that added it.
-    pub fn commit_touching(&mut self, path: &str) -> Result<Option<String>, Failure> {
-        let url = self.repo_url(&format!(
-            "commits?path={}&sha={}&per_page=1",
-            encode_path(path),
-            encode_path(&self.config.branch)
-        ));
-        let answer = self.call(&Method::GET, &url, None)?;
-        Ok(answer
-            .pointer("/0/sha")
-            .and_then(Value::as_str)
-            .map(str::to_owned))
-    }
-
-    /// The paths a commit added or changed.
-    pub fn commit_files(&mut self, sha: &str) -> Result<Vec<String>, Failure> {
-        let answer = self.call(
-            &Method::GET,
-            &self.repo_url(&format!("commits/{sha}")),
-            None,
-        )?;
-        let files = answer.get("files").and_then(Value::as_array);
-        Ok(files
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.get("filename").and_then(Value::as_str))
-            .map(str::to_owned)
-            .collect())
-    }
-
-    /// The commit the branch points at.
-    pub fn head(&mut self) -> Result<String, Failure> {
-        let url = self.repo_url(&format!(
-            "git/ref/heads/{}",
-            encode_path(&self.config.branch)
-        ));
-        str_at(&self.call(&Method::GET, &url, None)?, "/object/sha")
-    }
-
-    /// The tree of a commit.
-    pub fn tree_of(&mut self, commit: &str) -> Result<String, Failure> {
-        let url = self.repo_url(&format!("git/commits/{commit}"));
-        str_at(&self.call(&Method::GET, &url, None)?, "/tree/sha")
-    }
-
-    /// A tree that is `base` plus `files` (path, text), blobs created inline.
-    pub fn create_tree(
-        &mut self,
-        base: &str,
-        files: &[(String, String)],
-    ) -> Result<String, Failure> {
-        let entries: Vec<Value> = files
-            .iter()
-            .map(|(path, content)| {
-                json!({ "path": path, "mode": "100644", "type": "blob", "content": content })
-            })
-            .collect();
-        let body = json!({ "base_tree": base, "tree": entries });
-        str_at(
-            &self.call(&Method::POST, &self.repo_url("git/trees"), Some(body))?,
-            "/sha",
-        )
-    }
-
-    pub fn create_commit(
-        &mut self,
-        message: &str,
-        tree: &str,
-        parent: &str,
-    ) -> Result<String, Failure> {
-        let body = json!({ "message": message, "tree": tree, "parents": [parent] });
-        str_at(
-            &self.call(&Method::POST, &self.repo_url("git/commits"), Some(body))?,
-            "/sha",
-        )
-    }
-
-    /// Moves the branch to `commit` without force: `Ok(false)` when someone else pushed
-    /// first, so nothing of theirs is ever overwritten.
-    pub fn advance_branch(&mut self, commit: &str) -> Result<bool, Failure> {
-        let url = self.repo_url(&format!(
-            "git/refs/heads/{}",
-            encode_path(&self.config.branch)
-        ));
-        let body = json!({ "sha": commit, "force": false });
-        match self.call(&Method::PATCH, &url, Some(body)) {
-            Ok(_) => Ok(true),
-            Err(Failure::Fatal { reason }) if reason.contains("not a fast forward") => Ok(false),
-            Err(other) => Err(other),
-        }
-    }
-
-    fn repo_url(&self, rest: &str) -> String {
+    pub(super) fn repo_url(&self, rest: &str) -> String {
         let c = &self.config;
         format!("{}/repos/{}/{}/{rest}", c.api_url, c.owner, c.repo)
     }
 
-    /// Sends one request. Anything but a 2xx becomes a `Failure`, its text redacted.
-    fn call(&mut self, method: &Method, url: &str, body: Option<Value>) -> Result<Value, Failure> {
+    /// Sends one request. Anything but a 2xx (or a 304 for a remembered GET) becomes a
+    /// `Failure`, its text redacted.
+    pub(super) fn call(
+        &mut self,
+        method: &Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
+        let write = *method != Method::GET;
+        self.before(write)?;
+        let cached = (!write).then(|| self.etags.get(url)).flatten();
+        let etag = cached.map(|(etag, _)| etag.clone());
+        let started = Instant::now();
+        let result = self.send(method, url, body, etag.as_deref(), MAX_ANSWER);
+        log::debug!(
+            "GitHub {method} {url}: {:?} in {:?}",
+            result.as_ref().map(|r| r.0),
+            started.elapsed()
+        );
+        let (status, headers, mut reader) = result.map_err(|reason| Failure::Transient {
+            reason: self.config.token.redact(&reason),
+            ambiguous: write,
+        })?;
+        let rate = self.rate(&headers);
+        if status == 304 {
+            self.not_modified += 1;
+            if let Some((_, answer)) = self.etags.get(url) {
+                return Ok(answer.clone());
+            }
+        }
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|err| unexpected(format!("GitHub's answer was cut off: {err}")))?;
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            if let Some(etag) = headers.get("etag").and_then(|v| v.to_str().ok()) {
+                if self.etags.len() >= ETAG_CACHE {
+                    self.etags.clear();
+                }
+                self.etags
+                    .insert(url.to_owned(), (etag.to_owned(), answer.clone()));
+            }
+            return Ok(answer);
+        }
+        Err(self.failure(status, &answer, rate, write))
+    }
+
+    /// A GET whose answer is read as a stream (an archive): 2xx only, redirects followed.
+    pub(super) fn download(&mut self, url: &str) -> Result<Box<dyn Read + Send>, Failure> {
+        self.before(false)?;
+        let (status, headers, reader) = self
+            .send(&Method::GET, url, None, None, MAX_ARCHIVE)
+            .map_err(|reason| Failure::Transient {
+                reason: self.config.token.redact(&reason),
+                ambiguous: false,
+            })?;
+        let rate = self.rate(&headers);
+        if (200..300).contains(&status) {
+            return Ok(reader);
+        }
+        let mut bytes = Vec::new();
+        let _ = reader.take(MAX_ANSWER).read_to_end(&mut bytes);
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(self.failure(status, &answer, rate, false))
+    }
+
+    /// What every request passes first: a stop, GitHub's last "wait", and for a write the
+    /// write budget (the gap between writes and both windows), which it then records.
+    fn before(&mut self, write: bool) -> Result<(), Failure> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(Failure::Stopped);
         }
@@ -211,28 +159,41 @@ impl GitHub {
             }
             self.quiet_until = None;
         }
-        let write = *method != Method::GET;
+        if write {
+            if let Some(gate) = &mut self.gate {
+                let wait = gate.budget.write_wait(unix_ms());
+                if wait > GATE_SLEEP {
+                    return Err(Failure::RateLimited {
+                        reason: "the write budget is spent for now".into(),
+                        wait,
+                    });
+                }
+                std::thread::sleep(wait);
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(Failure::Stopped);
+                }
+                gate.budget
+                    .record(&gate.conn, unix_ms())
+                    .map_err(|err| Failure::Transient {
+                        reason: format!("cannot record a GitHub write: {err}"),
+                        ambiguous: false,
+                    })?;
+            }
+        }
         self.requests += 1;
         self.writes += u64::from(write);
-        let started = Instant::now();
-        let result = self.send(method, url, body);
-        log::debug!(
-            "GitHub {method} {url}: {:?} in {:?}",
-            result.as_ref().map(|r| r.0),
-            started.elapsed()
-        );
-        let (status, headers, bytes) = result.map_err(|reason| Failure::Transient {
-            reason: self.config.token.redact(&reason),
-            ambiguous: write,
-        })?;
-        let rate = rate_headers(&headers);
+        Ok(())
+    }
+
+    fn rate(&mut self, headers: &HeaderMap) -> RateHeaders {
+        let rate = rate_headers(headers);
         if let Some(wait) = rate.exhausted_for(unix_now()) {
             self.quiet_until = Some(Instant::now() + wait);
         }
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if (200..300).contains(&status) {
-            return Ok(answer);
-        }
+        rate
+    }
+
+    fn failure(&mut self, status: u16, answer: &Value, rate: RateHeaders, write: bool) -> Failure {
         let message = answer
             .get("message")
             .and_then(Value::as_str)
@@ -248,7 +209,7 @@ impl GitHub {
         if let Failure::RateLimited { wait, .. } = &failure {
             self.quiet_until = Some(Instant::now() + *wait);
         }
-        Err(failure)
+        failure
     }
 
     fn send(
@@ -256,8 +217,10 @@ impl GitHub {
         method: &Method,
         url: &str,
         body: Option<Value>,
-    ) -> Result<(u16, HeaderMap, Vec<u8>), String> {
-        let request = http::Request::builder()
+        etag: Option<&str>,
+        limit: u64,
+    ) -> Result<(u16, HeaderMap, Box<dyn Read + Send>), String> {
+        let mut request = http::Request::builder()
             .method(method.clone())
             .uri(url)
             .header("Accept", "application/vnd.github+json")
@@ -266,21 +229,25 @@ impl GitHub {
                 "Authorization",
                 format!("Bearer {}", self.config.token.expose()),
             )
-            .header("Content-Type", "application/json")
+            .header("Content-Type", "application/json");
+        if let Some(etag) = etag {
+            request = request.header("If-None-Match", etag);
+        }
+        let request = request
             .body(body.map(|b| b.to_string()).unwrap_or_default())
             .map_err(|err| format!("cannot build the request: {err}"))?;
-        let mut response = self
+        let response = self
             .agent
             .run(request)
             .map_err(|err| format!("cannot reach GitHub: {err}"))?;
         let status = response.status().as_u16();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_to_vec()
-            .map_err(|err| format!("GitHub's answer was cut off: {err}"))?;
-        Ok((status, response.headers().clone(), bytes))
+        let headers = response.headers().clone();
+        let reader = response
+            .into_body()
+            .into_with_config()
+            .limit(limit)
+            .reader();
+        Ok((status, headers, Box::new(reader)))
     }
 }
 
@@ -294,7 +261,7 @@ fn rate_headers(headers: &HeaderMap) -> RateHeaders {
     }
 }
 
-fn str_at(answer: &Value, pointer: &str) -> Result<String, Failure> {
+pub(super) fn str_at(answer: &Value, pointer: &str) -> Result<String, Failure> {
     answer
         .pointer(pointer)
         .and_then(Value::as_str)

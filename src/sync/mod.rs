@@ -2,10 +2,17 @@
 //! repository, exactly once, without ever touching the request path. The `messages` table
 //! is the queue; `SyncHandle` is what the server holds to wake, watch and stop the worker.
 
+mod budget;
 mod failure;
+mod gitapi;
 mod github;
+pub mod import;
+mod layout;
+mod naming;
+mod plan;
 mod settings;
 mod store;
+mod transcript;
 mod worker;
 
 use std::path::Path;
@@ -16,6 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use budget::WriteLimits;
 pub use settings::{GithubConfig, SyncTiming};
 
 use crate::db::{self, DbError};
@@ -28,7 +36,8 @@ pub struct SyncStatus {
     pub enabled: bool,
     pub repository: Option<String>,
     pub branch: Option<String>,
-    /// `off`, `idle`, `syncing`, `retrying`, `rate_limited` or `failing`.
+    /// `off`, `idle`, `syncing`, `pacing` (waiting for the write budget while messages
+    /// gather), `retrying`, `rate_limited` or `failing`.
     pub state: &'static str,
     pub last_success_at: Option<String>,
     /// The latest failure, redacted; cleared by the next success.
@@ -38,7 +47,44 @@ pub struct SyncStatus {
     pub next_attempt_at: Option<String>,
     pub messages_synced: u64,
     pub commits: u64,
+    /// Every GitHub request sent, and the conditional ones GitHub answered `304` (free).
     pub requests: u64,
+    pub not_modified: u64,
+    /// Files (messages, removals and pages) in the last commit, and in all commits.
+    pub last_batch_files: usize,
+    pub files_committed: u64,
+    /// Content-creating requests spent in the sliding minute and hour, and our caps.
+    pub budget: BudgetStatus,
+    /// Seconds since the oldest message still waiting for GitHub was posted (filled in
+    /// from the database by `/api/stats`).
+    pub lag_seconds: Option<f64>,
+    pub files_per_commit: f64,
+}
+
+/// The write budget as `/api/stats` shows it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct BudgetStatus {
+    pub used_minute: usize,
+    pub left_minute: usize,
+    pub limit_minute: usize,
+    pub used_hour: usize,
+    pub left_hour: usize,
+    pub limit_hour: usize,
+}
+
+impl SyncStatus {
+    /// Fills in the figures derived from others: the lag from the oldest pending message's
+    /// time, and the average files per commit.
+    pub fn derive(&mut self, oldest_pending_at: Option<&str>, now: chrono::DateTime<chrono::Utc>) {
+        let since = |at: &str| chrono::DateTime::parse_from_rfc3339(at).ok();
+        self.lag_seconds = oldest_pending_at.and_then(since).map(|at| {
+            let lag = now.signed_duration_since(at).num_milliseconds().max(0);
+            lag as f64 / 1000.0
+        });
+        if self.commits > 0 {
+            self.files_per_commit = self.files_committed as f64 / self.commits as f64;
+        }
+    }
 }
 
 /// The state the server and the worker share.
@@ -111,6 +157,8 @@ impl SyncHandle {
             config.path
         );
         let conn = db::open_writer(db_path)?;
+        let gate_conn = db::open_writer(db_path)?;
+        let budget = budget::Budget::load(&gate_conn, config.limits, budget::unix_ms())?;
         let shared = Arc::new(Shared {
             // Start with work: messages left pending by an earlier run go out at once.
             work: Mutex::new(true),
@@ -124,7 +172,12 @@ impl SyncHandle {
                 ..SyncStatus::default()
             }),
         });
-        let worker = worker::Worker::new(config, conn, Arc::clone(&shared), live);
+        let mut github = github::GitHub::new(config.clone(), Arc::clone(&shared.stop));
+        github.gate = Some(github::Gate {
+            budget,
+            conn: gate_conn,
+        });
+        let worker = worker::Worker::new(&config, github, conn, Arc::clone(&shared), live);
         let thread = std::thread::Builder::new()
             .name("bookchat-sync".into())
             .spawn(move || worker.run())

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::budget::WriteLimits;
 use crate::cli::GithubArgs;
 use crate::config::ConfigError;
 use crate::secret::Secret;
@@ -17,6 +18,8 @@ pub struct GithubConfig {
     /// Folder for message files, without leading or trailing slashes.
     pub path: String,
     pub timing: SyncTiming,
+    /// GitHub's secondary limits, which the write budget keeps under.
+    pub limits: WriteLimits,
 }
 
 /// How patient the worker is. Defaults suit GitHub; tests shorten them.
@@ -25,11 +28,10 @@ pub struct SyncTiming {
     /// First wait after a transient failure; doubles each time up to `backoff_max`.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// Wait after a failure retrying cannot fix soon (bad token, missing repository).
+    /// First wait after a failure retrying cannot fix soon (bad token, missing repository);
+    /// doubles each time up to `fatal_retry`.
+    pub fatal_first: Duration,
     pub fatal_retry: Duration,
-    /// Wait after each content-creating request, so a steady stream stays well under
-    /// GitHub's secondary limit (80 a minute) and bursts gather into one commit.
-    pub pace: Duration,
     /// Wait after a secondary-limit answer that names no time (GitHub: "at least a minute").
     pub secondary_limit: Duration,
     /// Per-request deadline; a request that runs over is a transient failure.
@@ -41,8 +43,8 @@ impl Default for SyncTiming {
         SyncTiming {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
+            fatal_first: Duration::from_secs(15),
             fatal_retry: Duration::from_secs(300),
-            pace: Duration::from_secs(1),
             secondary_limit: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
         }
@@ -74,6 +76,7 @@ impl GithubConfig {
             api_url: parse_api_url(&args.github_api_url)?,
             path: parse_path(&args.github_path)?,
             timing: SyncTiming::default(),
+            limits: WriteLimits::default(),
         }))
     }
 

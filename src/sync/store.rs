@@ -1,30 +1,36 @@
 //! The sync queue is the `messages` table: unsynced rows are pending, in id order. This
-//! module is the worker's view of it, on the worker's own connection.
+//! module is the worker's view of it, on the worker's own connection: what to add, what to
+//! remove, what a day's page holds, and marking rows done.
+
+use std::collections::HashSet;
 
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
+use super::layout;
 use crate::message::Message;
 
-/// A message waiting to be committed: the fields its file holds.
+/// A message waiting to be committed, or (when `deleted`) a tombstone whose file must leave
+/// the branch: the fields its file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pending {
     pub id: i64,
     pub content: String,
     pub author: Option<String>,
     pub created_at: String,
+    #[serde(skip)]
+    pub deleted: bool,
 }
 
 impl Pending {
-    /// The file's name: id first so files list in order, then the creation time so a
-    /// message from a different database with the same id can never be mistaken for it.
+    /// The file's path in the sharded layout.
     pub fn file_path(&self, folder: &str) -> String {
-        let stamp: String = self
-            .created_at
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-            .collect();
-        format!("{folder}/{:08}_{stamp}.json", self.id)
+        layout::file_path(folder, self.id, &self.created_at)
+    }
+
+    /// Where an earlier version would have put the file.
+    pub fn legacy_path(&self, folder: &str) -> String {
+        layout::legacy_path(folder, self.id, &self.created_at)
     }
 
     /// The message as the API shows it once it is in `commit`.
@@ -48,10 +54,19 @@ impl Pending {
     }
 }
 
-/// The oldest `limit` unsynced messages.
+/// Git's id of a blob holding `bytes`: what a listing shows, so a file can be compared
+/// with what we would write without downloading it.
+pub fn blob_sha(bytes: &[u8]) -> String {
+    let mut hasher = sha1_smol::Sha1::new();
+    hasher.update(format!("blob {}\0", bytes.len()).as_bytes());
+    hasher.update(bytes);
+    hasher.digest().to_string()
+}
+
+/// The oldest `limit` unsynced rows: new messages and deletions not yet on the branch.
 pub fn pending(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Pending>> {
     conn.prepare_cached(
-        "SELECT id, content, author, created_at FROM messages \
+        "SELECT id, content, author, created_at, deleted_at IS NOT NULL FROM messages \
          WHERE synced = 0 ORDER BY id LIMIT ?1",
     )?
     .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
@@ -60,20 +75,67 @@ pub fn pending(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Pending>
             content: row.get(1)?,
             author: row.get(2)?,
             created_at: row.get(3)?,
+            deleted: row.get(4)?,
         })
     })?
     .collect()
 }
 
-/// Records that these messages are in `commit`, in one transaction.
-pub fn mark_synced(conn: &mut Connection, ids: &[i64], commit: &str) -> rusqlite::Result<()> {
+/// A line of a day's page: (id, `created_at`, author, content).
+pub type DayLine = (i64, String, Option<String>, String);
+
+/// The messages of the UTC day `date` (`YYYY-MM-DD`) that are on the branch, or about to be
+/// (`also`), not deleted, oldest first.
+pub fn day_lines(
+    conn: &Connection,
+    date: &str,
+    also: &HashSet<i64>,
+) -> rusqlite::Result<Vec<DayLine>> {
+    let mut rows = conn.prepare_cached(
+        "SELECT id, created_at, author, content, synced FROM messages \
+         WHERE created_at >= ?1 AND created_at < ?2 AND deleted_at IS NULL ORDER BY id",
+    )?;
+    let lines = rows.query_map((format!("{date}T"), format!("{date}U")), |row| {
+        Ok((
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?),
+            row.get::<_, bool>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for line in lines {
+        let (line, synced) = line?;
+        if synced || also.contains(&line.0) {
+            out.push(line);
+        }
+    }
+    Ok(out)
+}
+
+/// Records that these messages are in `commit`, in one transaction. A message deleted
+/// meanwhile stays pending: its removal is the next batch's work.
+pub fn mark_synced(conn: &mut Connection, ids: &[(i64, String)]) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut update = tx.prepare_cached(
-            "UPDATE messages SET synced = 1, git_commit_hash = ?1 WHERE id = ?2 AND synced = 0",
+            "UPDATE messages SET synced = 1, git_commit_hash = ?1 \
+             WHERE id = ?2 AND synced = 0 AND deleted_at IS NULL",
+        )?;
+        for (id, commit) in ids {
+            update.execute((commit, id))?;
+        }
+    }
+    tx.commit()
+}
+
+/// Records that these deleted messages' files are off the branch (or never reached it).
+pub fn mark_removed(conn: &mut Connection, ids: &[i64]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut update = tx.prepare_cached(
+            "UPDATE messages SET synced = 1 WHERE id = ?1 AND deleted_at IS NOT NULL",
         )?;
         for id in ids {
-            update.execute((commit, id))?;
+            update.execute([id])?;
         }
     }
     tx.commit()
@@ -89,16 +151,25 @@ mod tests {
             content: "hi \"there\"\nline".into(),
             author: None,
             created_at: "2026-11-25T06:48:08.123Z".into(),
+            deleted: false,
         }
     }
 
     #[test]
-    fn file_names_sort_by_id_and_carry_the_time() {
+    fn paths_follow_the_layouts_and_blob_ids_match_git() {
         assert_eq!(
             row(42).file_path("messages"),
+            "messages/2026/11/25/00000000-00000999/00000042.json"
+        );
+        assert_eq!(
+            row(42).legacy_path("messages"),
             "messages/00000042_20261125T064808.123Z.json"
         );
-        assert!(row(9).file_path("m") < row(10).file_path("m"));
+        // `printf 'hello\n' | git hash-object --stdin`
+        assert_eq!(
+            blob_sha(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
     }
 
     #[test]
@@ -126,7 +197,7 @@ mod tests {
         }
         let ids = |rows: Vec<Pending>| rows.into_iter().map(|p| p.id).collect::<Vec<_>>();
         assert_eq!(ids(pending(&conn, 2).unwrap()), [1, 2]);
-        mark_synced(&mut conn, &[1, 2], "abc").unwrap();
+        mark_synced(&mut conn, &[(1, "abc".into()), (2, "abc".into())]).unwrap();
         assert_eq!(ids(pending(&conn, 10).unwrap()), [3]);
         let (hash, synced): (String, bool) = conn
             .query_row(
@@ -137,7 +208,7 @@ mod tests {
             .unwrap();
         assert_eq!((hash.as_str(), synced), ("abc", true));
         // Marking again (an adopted commit seen twice) changes nothing.
-        mark_synced(&mut conn, &[1], "other").unwrap();
+        mark_synced(&mut conn, &[(1, "other".into())]).unwrap();
         let hash: String = conn
             .query_row(
                 "SELECT git_commit_hash FROM messages WHERE id = 1",

@@ -1,42 +1,49 @@
-//! The worker thread: claims pending messages in id order, commits them (one file each,
-//! one commit per batch), marks them synced, and decides how long to wait after a failure.
+//! The worker thread: waits until the write budget allows a batch, takes the oldest pending
+//! rows, commits them as one tree + commit + ref update (files, removals and the days'
+//! pages together), marks them, and decides how long to wait after a failure.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::budget::unix_ms;
 use super::failure::{backoff, seconds, Failure};
-use super::github::{GitHub, Put};
+use super::github::GitHub;
+use super::naming::commit_message;
+use super::plan::{Plan, Planner};
 use super::settings::{GithubConfig, SyncTiming};
 use super::store::{self, Pending};
-use super::Shared;
+use super::{BudgetStatus, Shared};
 use crate::db::{now_rfc3339, rfc3339};
 use crate::live::Live;
 use crate::message::Message;
 
-/// Files per commit. Small enough that GitHub lists a commit's files on one page (300),
-/// large enough that a burst of hundreds costs a handful of requests.
-const MAX_BATCH: usize = 200;
+/// Messages per commit: a commit stays small enough never to time out, and a burst of
+/// thousands still takes only a few.
+pub const MAX_BATCH: usize = 1000;
+/// Bytes of message text per commit, for the same reason.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Writes one batch costs: a tree, a commit and the ref update.
+const BATCH_WRITES: usize = 3;
 /// Times a batch is rebuilt on a branch that someone else moved meanwhile.
 const MOVED_BRANCH_RETRIES: usize = 3;
 
 pub(super) struct Worker {
     github: GitHub,
     conn: Connection,
-    folder: String,
+    planner: Planner,
     timing: SyncTiming,
     shared: Arc<Shared>,
     /// Told of every message marked synced, so pages and event streams show it at once.
     live: Arc<Live>,
-    /// Set at start and after any failure that may have left a commit behind: the next
-    /// attempt first looks on GitHub for what is already there, so nothing is committed twice.
-    verify: bool,
-    /// The head we last committed and its tree, so the next batch skips one lookup.
+    /// The head we last committed and its tree, so the next batch skips two lookups. Any
+    /// failure forgets it: the next attempt reads the branch as it is.
     last_head: Option<(String, String)>,
     failures: u32,
     last_logged: Option<String>,
+    /// The state last announced to the page, so a change is pushed once.
+    announced: Option<(&'static str, Option<String>)>,
 }
 
 enum Next {
@@ -47,22 +54,23 @@ enum Next {
 
 impl Worker {
     pub(super) fn new(
-        config: GithubConfig,
+        config: &GithubConfig,
+        github: GitHub,
         conn: Connection,
         shared: Arc<Shared>,
         live: Arc<Live>,
     ) -> Worker {
         Worker {
-            folder: config.path.clone(),
+            planner: Planner::new(config.path.clone()),
             timing: config.timing,
-            github: GitHub::new(config, Arc::clone(&shared.stop)),
+            github,
             conn,
             shared,
             live,
-            verify: true,
             last_head: None,
             failures: 0,
             last_logged: None,
+            announced: None,
         }
     }
 
@@ -72,151 +80,78 @@ impl Worker {
             let go_on = match next {
                 Next::Now => !self.shared.stopped(),
                 Next::Idle => self.shared.wait_for_work(),
+                // Whatever arrives meanwhile joins the batch: under load, commits grow
+                // rather than multiply.
                 Next::After(pause) => self.shared.sleep(pause),
             };
             if !go_on {
                 break;
             }
             next = self.step();
+            self.report();
         }
     }
 
     /// One attempt, and what to wait for before the next.
     fn step(&mut self) -> Next {
-        let writes_before = self.github.writes;
-        self.shared.status().state = "syncing";
-        let result = self.sync_some();
-        let writes = self.github.writes - writes_before;
-        self.shared.status().requests = self.github.requests;
-        match result {
-            Ok(0) => {
-                self.shared.status().state = "idle";
-                Next::Idle
+        let rows = match store::pending(&self.conn, MAX_BATCH) {
+            Ok(rows) => rows,
+            Err(err) => return Next::After(self.failed(&db_failure(err))),
+        };
+        if rows.is_empty() {
+            self.shared.status().state = "idle";
+            return Next::Idle;
+        }
+        if let Some(gate) = &self.github.gate {
+            let wait = gate.budget.batch_wait(unix_ms(), BATCH_WRITES);
+            if !wait.is_zero() {
+                self.shared.status().state = "pacing";
+                return Next::After(wait);
             }
+        }
+        self.shared.status().state = "syncing";
+        match self.sync_batch(&cap_bytes(rows)) {
             Ok(synced) => {
                 self.succeeded(synced);
-                match writes {
-                    0 => Next::Now,
-                    n => Next::After(
-                        self.timing
-                            .pace
-                            .saturating_mul(u32::try_from(n).unwrap_or(u32::MAX)),
-                    ),
-                }
+                Next::Now
             }
             Err(Failure::Stopped) => Next::Now,
             Err(failure) => Next::After(self.failed(&failure)),
         }
     }
 
-    /// Syncs the oldest pending messages; returns how many were synced (0: none pending).
-    fn sync_some(&mut self) -> Result<usize, Failure> {
-        let mut rows = store::pending(&self.conn, MAX_BATCH).map_err(db_failure)?;
-        if rows.is_empty() {
-            self.verify = false;
-            return Ok(0);
-        }
-        let total = rows.len();
-        if self.verify {
-            rows = self.adopt_existing(rows)?;
-            self.verify = false;
-        }
-        let adopted = total - rows.len();
-        let committed = match rows.len() {
-            0 => 0,
-            1 => self.put_one(&rows[0])?,
-            _ => self.commit_batch(&rows)?,
-        };
-        Ok(adopted + committed)
-    }
-
-    /// Adopts messages whose files are already on GitHub: an earlier attempt committed
-    /// them but its answer was lost, or the process died before the database knew. The
-    /// oldest pending message is the first of that attempt, so looking at it settles it.
-    fn adopt_existing(&mut self, mut rows: Vec<Pending>) -> Result<Vec<Pending>, Failure> {
-        while let Some(first) = rows.first() {
-            let path = first.file_path(&self.folder);
-            match self.github.get_file(&path)? {
-                None => break,
-                Some(bytes) if bytes == first.file_content().as_bytes() => {}
-                Some(_) => {
-                    return Err(Failure::Fatal {
-                        reason: format!(
-                            "{path} already exists on GitHub with other content; \
-                             not overwriting it"
-                        ),
-                    })
-                }
-            }
-            let commit = self.github.commit_touching(&path)?.ok_or_else(|| {
-                transient(format!("GitHub lists no commit for the existing {path}"))
-            })?;
-            let files: HashSet<String> = self.github.commit_files(&commit)?.into_iter().collect();
-            let first_id = first.id;
-            let (adopt, rest): (Vec<Pending>, Vec<Pending>) = rows.into_iter().partition(|row| {
-                row.id == first_id || files.contains(&row.file_path(&self.folder))
-            });
-            self.mark(&adopt, &commit)?;
-            log::info!(
-                "{} message(s) were already committed in {commit}; adopted, not committed again",
-                adopt.len()
-            );
-            rows = rest;
-        }
-        Ok(rows)
-    }
-
-    /// One message through the contents API: a single request.
-    fn put_one(&mut self, row: &Pending) -> Result<usize, Failure> {
-        let path = row.file_path(&self.folder);
-        let message = format!("Add BookChat message {}", row.id);
-        match self
-            .github
-            .put_file(&path, row.file_content().as_bytes(), &message)?
-        {
-            Put::Created { commit } => {
-                self.mark(std::slice::from_ref(row), &commit)?;
-                self.shared.status().commits += 1;
-                Ok(1)
-            }
-            Put::Exists => {
-                let left = self.adopt_existing(vec![row.clone()])?;
-                if left.is_empty() {
-                    Ok(1)
-                } else {
-                    Err(transient(format!(
-                        "GitHub says {path} exists but does not show it"
-                    )))
-                }
-            }
-        }
-    }
-
-    /// Many messages in one commit through the Git Data API: tree on the branch head,
-    /// commit, then a fast-forward of the branch, so others' files and commits stay.
-    fn commit_batch(&mut self, rows: &[Pending]) -> Result<usize, Failure> {
-        let files: Vec<(String, String)> = rows
-            .iter()
-            .map(|row| (row.file_path(&self.folder), row.file_content()))
-            .collect();
-        let message = format!(
-            "Add BookChat messages {} to {} ({} messages)",
-            rows[0].id,
-            rows[rows.len() - 1].id,
-            rows.len()
-        );
+    /// Commits `rows` on the branch head; returns how many rows are done.
+    fn sync_batch(&mut self, rows: &[Pending]) -> Result<usize, Failure> {
         for _ in 0..MOVED_BRANCH_RETRIES {
-            let head = self.github.head()?;
-            let base = match &self.last_head {
-                Some((known, tree)) if *known == head => tree.clone(),
-                _ => self.github.tree_of(&head)?,
+            let (head, base) = if let Some(known) = self.last_head.take() {
+                known
+            } else {
+                let head = self.github.head()?;
+                let tree = self.github.tree_of(&head)?;
+                (head, tree)
             };
-            let tree = self.github.create_tree(&base, &files)?;
+            let plan = self
+                .planner
+                .plan(&mut self.github, &self.conn, rows, &head, &base)?;
+            if plan.changes.is_empty() {
+                // Everything was on the branch already, or nothing is left to remove: no
+                // empty commit, just the bookkeeping.
+                self.finish(&plan, None)?;
+                self.last_head = Some((head, base));
+                return Ok(rows.len());
+            }
+            let message = commit_message(&plan.added_ids(), &plan.removed);
+            let tree = self.github.create_tree(&base, &plan.changes)?;
             let commit = self.github.create_commit(&message, &tree, &head)?;
             if self.github.advance_branch(&commit)? {
-                self.mark(rows, &commit)?;
+                self.finish(&plan, Some(&commit))?;
+                self.planner.committed(&plan);
+                let mut status = self.shared.status();
+                status.commits += 1;
+                status.last_batch_files = plan.changes.len();
+                status.files_committed += plan.changes.len() as u64;
+                drop(status);
                 self.last_head = Some((commit, tree));
-                self.shared.status().commits += 1;
                 return Ok(rows.len());
             }
             log::info!("branch moved while committing; rebuilding the commit on the new head");
@@ -224,12 +159,29 @@ impl Worker {
         Err(transient("the branch kept moving under us".into()))
     }
 
-    fn mark(&mut self, rows: &[Pending], commit: &str) -> Result<(), Failure> {
-        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        store::mark_synced(&mut self.conn, &ids, commit).map_err(db_failure)?;
-        let synced: Vec<Message> = rows.iter().map(|row| row.synced_in(commit)).collect();
+    /// Marks what a plan did: new files in `commit`, adopted ones in theirs, removals done.
+    fn finish(&mut self, plan: &Plan, commit: Option<&str>) -> Result<(), Failure> {
+        let mut marks: Vec<(i64, String)> = plan.adopted.clone();
+        if let Some(commit) = commit {
+            marks.extend(plan.added.iter().map(|row| (row.id, commit.to_owned())));
+        }
+        store::mark_synced(&mut self.conn, &marks).map_err(db_failure)?;
+        store::mark_removed(&mut self.conn, &plan.removed).map_err(db_failure)?;
+        if !plan.adopted.is_empty() {
+            log::info!(
+                "{} message(s) were already on GitHub; adopted, not committed again",
+                plan.adopted.len()
+            );
+        }
+        let rows = plan.added.iter().chain(&plan.adopted_rows);
+        let synced: Vec<Message> = rows
+            .filter_map(|row| {
+                let commit = marks.iter().find(|(id, _)| *id == row.id)?;
+                Some(row.synced_in(&commit.1))
+            })
+            .collect();
         self.live.synced(&synced);
-        self.shared.status().messages_synced += ids.len() as u64;
+        self.shared.status().messages_synced += synced.len() as u64;
         Ok(())
     }
 
@@ -239,7 +191,7 @@ impl Worker {
         }
         self.failures = 0;
         self.last_logged = None;
-        log::debug!("synced {synced} message(s)");
+        log::debug!("synced {synced} row(s)");
         let mut status = self.shared.status();
         status.state = "idle";
         status.last_success_at = Some(now_rfc3339());
@@ -251,20 +203,21 @@ impl Worker {
     /// every retry, so a bad token does not flood the log.
     fn failed(&mut self, failure: &Failure) -> Duration {
         self.failures += 1;
+        self.last_head = None;
         let t = &self.timing;
         let (wait, state) = match failure {
-            Failure::Transient { ambiguous, .. } => {
-                self.verify |= *ambiguous;
-                let wait = backoff(
-                    t.backoff_base,
-                    t.backoff_max,
-                    self.failures,
-                    fastrand::f64(),
-                );
+            Failure::Transient { .. } => {
+                let jitter = fastrand::f64();
+                let wait = backoff(t.backoff_base, t.backoff_max, self.failures, jitter);
                 (wait, "retrying")
             }
             Failure::RateLimited { wait, .. } => (*wait, "rate_limited"),
-            Failure::Fatal { .. } => (t.fatal_retry, "failing"),
+            // 15 s, 30 s, 60 s, then every 5 minutes: a token rejected for a moment is
+            // noticed within a minute, and a dead one costs a few requests an hour.
+            Failure::Fatal { .. } => (
+                backoff(t.fatal_first, t.fatal_retry, self.failures, 1.0),
+                "failing",
+            ),
             Failure::Stopped => (Duration::ZERO, "idle"),
         };
         let reason = failure.reason().to_owned();
@@ -285,22 +238,67 @@ impl Worker {
         status.next_attempt_at = Some(rfc3339(retry_at));
         wait
     }
+
+    /// Copies the budget and request figures into the status, and pushes the state to
+    /// the page when it changed (failing, rate limited, recovered).
+    fn report(&mut self) {
+        let mut status = self.shared.status();
+        status.requests = self.github.requests;
+        status.not_modified = self.github.not_modified;
+        if let Some(gate) = &self.github.gate {
+            let now = unix_ms();
+            let limits = gate.budget.limits();
+            let (minute, hour) = (limits.minute_cap(), limits.hour_cap());
+            let used_minute = gate.budget.used(now, limits.minute);
+            let used_hour = gate.budget.used(now, limits.hour);
+            status.budget = BudgetStatus {
+                used_minute,
+                left_minute: minute.saturating_sub(used_minute),
+                limit_minute: minute,
+                used_hour,
+                left_hour: hour.saturating_sub(used_hour),
+                limit_hour: hour,
+            };
+        }
+        let trouble = matches!(status.state, "retrying" | "rate_limited" | "failing");
+        let shown = if trouble { status.state } else { "ok" };
+        let key = (shown, status.last_error.clone());
+        if self.announced.as_ref() != Some(&key) {
+            let json = serde_json::to_string(&*status).unwrap_or_default();
+            drop(status);
+            self.live.sync_changed(json);
+            self.announced = Some(key);
+        }
+    }
 }
 
-fn transient(reason: String) -> Failure {
+/// Keeps a batch under `MAX_BATCH_BYTES` of text (always at least one row).
+fn cap_bytes(rows: Vec<Pending>) -> Vec<Pending> {
+    let mut total = 0;
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        total += row.content.len() + 256;
+        if total > MAX_BATCH_BYTES && !kept.is_empty() {
+            break;
+        }
+        kept.push(row);
+    }
+    kept
+}
+
+pub(super) fn transient(reason: String) -> Failure {
     Failure::Transient {
         reason,
         ambiguous: false,
     }
 }
 
-/// A database error in the worker: retried with backoff. Marked ambiguous because a
-/// commit may have landed whose marking failed.
+/// A database error in the worker: retried with backoff.
 #[allow(
     clippy::needless_pass_by_value,
     reason = "shaped for `.map_err(db_failure)`"
 )]
-fn db_failure(err: rusqlite::Error) -> Failure {
+pub(super) fn db_failure(err: rusqlite::Error) -> Failure {
     Failure::Transient {
         reason: format!("database error while syncing: {err}"),
         ambiguous: true,

@@ -11,7 +11,7 @@ use bookchat::config::Config;
 use bookchat::http::Server;
 use bookchat::secret::Secret;
 use bookchat::state::AppState;
-use bookchat::sync::SyncTiming;
+use bookchat::sync::{SyncTiming, WriteLimits};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{HeaderMap, HOST};
@@ -92,6 +92,7 @@ impl TestServer {
             |config| {
                 if let Some(github) = config.github.as_mut() {
                     github.timing = fast_timing();
+                    github.limits = fast_limits();
                 }
             },
         )
@@ -197,9 +198,17 @@ pub fn fast_timing() -> SyncTiming {
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
         fatal_retry: Duration::from_secs(300),
-        pace: Duration::from_millis(20),
+        fatal_first: Duration::from_secs(2),
         secondary_limit: Duration::from_secs(2),
         request_timeout: Duration::from_secs(10),
+    }
+}
+
+/// GitHub's windows, with a shorter gap between writes so tests of other things run fast.
+pub fn fast_limits() -> WriteLimits {
+    WriteLimits {
+        min_gap: Duration::from_millis(100),
+        ..WriteLimits::default()
     }
 }
 

@@ -11,11 +11,25 @@ use crate::support::{eventually, fast_timing, github_args, TestServer};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Where sync puts a message's file: `messages/YYYY/MM/DD/<id range>/<id>.json`.
+pub(crate) fn message_path(id: i64, created_at: &str) -> String {
+    let day = created_at[..10].replace('-', "/");
+    let first = id / 1000 * 1000;
+    format!("messages/{day}/{first:08}-{:08}/{id:08}.json", first + 999)
+}
+
+fn is_json(path: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+}
+
 /// The commits that added each message file, from the branch history.
-fn adding_commits(fake: &FakeGitHub) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn adding_commits(fake: &FakeGitHub) -> BTreeMap<String, Vec<String>> {
     let mut added: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for commit in fake.commits() {
-        for path in commit.added.iter().filter(|p| p.starts_with("messages/")) {
+        let files = commit.added.iter();
+        for path in files.filter(|p| p.starts_with("messages/") && is_json(p)) {
             added
                 .entry(path.clone())
                 .or_default()
@@ -50,14 +64,13 @@ pub(crate) async fn assert_each_committed_once(
     for message in &all {
         assert_eq!(message["synced"], true, "{message}");
         let id = message["id"].as_i64().unwrap();
-        let prefix = format!("messages/{id:08}_");
-        let (path, commits) = added
-            .iter()
-            .find(|(path, _)| path.starts_with(&prefix))
-            .unwrap_or_else(|| panic!("no file for message {id}"));
+        let path = message_path(id, message["created_at"].as_str().unwrap());
+        let commits = added
+            .get(&path)
+            .unwrap_or_else(|| panic!("no file {path} for message {id}"));
         assert_eq!(commits.len(), 1, "{path} committed {commits:?}");
         assert_eq!(message["git_commit_hash"], commits[0].as_str(), "{path}");
-        let file: Value = serde_json::from_slice(&fake.file(path).unwrap()).unwrap();
+        let file: Value = serde_json::from_slice(&fake.file(&path).unwrap()).unwrap();
         assert_eq!(file["id"], message["id"]);
         assert_eq!(file["content"], message["content"]);
         assert_eq!(file["author"], message["author"]);
@@ -81,8 +94,13 @@ async fn a_message_becomes_a_file_and_its_commit_is_stored() {
     assert!(commits[0].message.contains('1'), "{}", commits[0].message);
     assert_each_committed_once(&server, &fake, 1).await;
     assert!(fake.file("README.md").is_some(), "others' files stay");
-    let puts = fake.requests().iter().filter(|r| r.method == "PUT").count();
-    assert_eq!(puts, 1, "a single message is one contents-API request");
+    let writes: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.write)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(writes.len(), 3, "a tree, a commit and the ref: {writes:?}");
     let stats = server.stats().await;
     assert_eq!(stats["sync"]["enabled"], true);
     assert!(stats["sync"]["last_success_at"].is_string(), "{stats}");
@@ -178,7 +196,7 @@ async fn dropped_connections_server_errors_and_conflicts_are_retried() {
         Fault::Status(409),
         Fault::Status(500),
     ] {
-        fake.push_fault_for("PUT", "/contents/", fault);
+        fake.push_fault_for("POST", "/git/trees", fault);
     }
     let server = TestServer::start_synced(&fake).await;
     server.post_message("through four failures").await;
@@ -189,9 +207,9 @@ async fn dropped_connections_server_errors_and_conflicts_are_retried() {
 }
 
 #[tokio::test]
-async fn a_lost_answer_to_a_single_put_is_adopted_not_committed_again() {
+async fn a_lost_answer_to_a_single_message_commit_is_adopted_not_committed_again() {
     let fake = FakeGitHub::start_default().await;
-    fake.push_fault_for("PUT", "/contents/", Fault::LoseAnswer);
+    fake.push_fault_for("PATCH", "/git/refs/", Fault::LoseAnswer);
     let server = TestServer::start_synced(&fake).await;
     server.post_message("the answer to this one is lost").await;
     server.wait_all_synced(1, PATIENCE).await;
@@ -220,8 +238,8 @@ async fn a_lost_answer_to_a_batch_commit_is_adopted_not_committed_again() {
 async fn retry_after_is_waited_out_with_no_request_in_between() {
     let fake = FakeGitHub::start_default().await;
     fake.push_fault_for(
-        "PUT",
-        "/contents/",
+        "POST",
+        "/git/trees",
         Fault::SecondaryLimit { retry_after: 2 },
     );
     let server = TestServer::start_synced(&fake).await;
@@ -243,7 +261,7 @@ async fn retry_after_is_waited_out_with_no_request_in_between() {
 #[tokio::test]
 async fn a_spent_rate_limit_waits_for_its_reset() {
     let fake = FakeGitHub::start_default().await;
-    fake.push_fault_for("PUT", "/contents/", Fault::PrimaryLimit { reset_in: 2 });
+    fake.push_fault_for("POST", "/git/trees", Fault::PrimaryLimit { reset_in: 2 });
     let server = TestServer::start_synced(&fake).await;
     server.post_message("over the hourly budget").await;
     server.wait_all_synced(1, PATIENCE).await;
@@ -399,7 +417,7 @@ async fn shutdown_does_not_wait_for_a_slow_github_longer_than_a_request() {
     fake.set_latency(Duration::from_secs(2));
     let server = TestServer::start_synced(&fake).await;
     server.post_message("in flight at shutdown").await;
-    eventually("the PUT to be in flight", PATIENCE, || async {
+    eventually("a request to be in flight", PATIENCE, || async {
         (fake.request_count() > 0).then_some(())
     })
     .await;

@@ -35,7 +35,8 @@ async fn a_commit_made_just_before_a_kill_is_adopted_after_restart() {
     assert_eq!(posted.status, 201);
     eventually(
         "GitHub to hold the file",
-        Duration::from_secs(20),
+        // Six requests at 3 s each before the ref moves.
+        Duration::from_secs(45),
         || async { (fake.files().keys().any(|p| p.starts_with("messages/"))).then_some(()) },
     )
     .await;

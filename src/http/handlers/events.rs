@@ -100,11 +100,17 @@ impl Feed {
         if !self.send(Bytes::from_static(b"retry: 2000\n\n")).await || !self.backlog().await {
             return;
         }
+        if let Some(sync) = self.live.sync_state() {
+            if !self.send(sync_frame(&sync)).await {
+                return;
+            }
+        }
         loop {
             let going = tokio::select! {
                 event = events.recv() => match event {
                     Ok(Event::Created(message)) => self.created(&message).await,
                     Ok(Event::Synced(message)) => self.send(frame("synced", None, &message)).await,
+                    Ok(Event::Sync(json)) => self.send(sync_frame(&json)).await,
                     Err(RecvError::Lagged(_)) => self.backlog().await,
                     Err(RecvError::Closed) => false,
                 },
@@ -164,6 +170,11 @@ fn frame(event: &str, id: Option<i64>, message: &Message) -> Bytes {
         None => format!("event: {event}\ndata: {data}\n\n"),
     };
     Bytes::from(text)
+}
+
+/// The sync state as an event named `sync`; `json` is already one line of JSON.
+fn sync_frame(json: &str) -> Bytes {
+    Bytes::from(format!("event: sync\ndata: {json}\n\n"))
 }
 
 /// A response body fed by a channel: each item is one chunk; the channel's end ends it.

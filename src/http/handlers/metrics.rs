@@ -85,7 +85,7 @@ fn plain(f: &Figures) -> Vec<(&'static str, &'static str, &'static str, f64)> {
     let s = &f.sync;
     let b = &f.backups;
     let flag = |on: bool| f64::from(u8::from(on));
-    let healthy = s.enabled && matches!(s.state, "idle" | "syncing");
+    let healthy = s.enabled && matches!(s.state, "idle" | "syncing" | "pacing");
     let mut all = vec![
         ("bookchat_uptime_seconds", "gauge", "Seconds since the server started.", f.uptime_seconds as f64),
         ("bookchat_http_connections_open", "gauge", "Connections open now.", f.connections.open as f64),
@@ -99,6 +99,14 @@ fn plain(f: &Figures) -> Vec<(&'static str, &'static str, &'static str, f64)> {
         ("bookchat_sync_messages_total", "counter", "Messages committed to GitHub by this process.", s.messages_synced as f64),
         ("bookchat_sync_commits_total", "counter", "Commits made on GitHub by this process.", s.commits as f64),
         ("bookchat_sync_requests_total", "counter", "Requests sent to the GitHub API by this process.", s.requests as f64),
+        ("bookchat_sync_not_modified_total", "counter", "Conditional GitHub requests answered 304 (free of quota).", s.not_modified as f64),
+        ("bookchat_sync_writes_last_minute", "gauge", "Content-creating GitHub requests in the sliding minute.", s.budget.used_minute as f64),
+        ("bookchat_sync_writes_left_minute", "gauge", "Content-creating requests the budget still allows this minute.", s.budget.left_minute as f64),
+        ("bookchat_sync_writes_last_hour", "gauge", "Content-creating GitHub requests in the sliding hour.", s.budget.used_hour as f64),
+        ("bookchat_sync_writes_left_hour", "gauge", "Content-creating requests the budget still allows this hour.", s.budget.left_hour as f64),
+        ("bookchat_sync_last_batch_files", "gauge", "Files in the last commit (messages, removals, pages).", s.last_batch_files as f64),
+        ("bookchat_sync_files_per_commit", "gauge", "Average files per commit since start.", s.files_per_commit),
+        ("bookchat_sync_lag_seconds", "gauge", "Age of the oldest message waiting for GitHub (0: none).", s.lag_seconds.unwrap_or(0.0)),
         ("bookchat_sync_last_success_timestamp_seconds", "gauge", "When sync last succeeded (0: never).", timestamp(s.last_success_at.as_deref())),
         ("bookchat_backup_enabled", "gauge", "1 when automatic backups are on.", flag(b.enabled)),
         ("bookchat_backup_last_timestamp_seconds", "gauge", "Time of the newest verified automatic backup (0: none).", timestamp(b.last_at.as_deref())),

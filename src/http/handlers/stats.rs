@@ -73,6 +73,10 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
     let ms = |q: f64| snapshot.quantile(q).map(|s| round3(s * 1000.0));
     let count = snapshot.requests_total;
     let (bytes, wal_bytes) = crate::db::sizes_on_disk(&state.config.db_path());
+    let mut sync = state.sync.status();
+    if sync.enabled {
+        sync.derive(counts.oldest_pending_at.as_deref(), chrono::Utc::now());
+    }
     Ok(Figures {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
@@ -94,7 +98,7 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
             event_streams: state.db.live().open_streams() as u64,
         },
         messages: counts,
-        sync: state.sync.status(),
+        sync,
         backups: state.backups.status(),
         process: process::current(),
         database: DatabaseSize { bytes, wal_bytes },
