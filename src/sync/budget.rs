@@ -61,6 +61,9 @@ fn ms(duration: Duration) -> u64 {
 pub struct Budget {
     limits: WriteLimits,
     times: VecDeque<u64>,
+    /// When the last write's answer came: the gap runs from there too, so two writes
+    /// never reach GitHub closer than `min_gap`, however long the first one took.
+    answered: u64,
 }
 
 impl Budget {
@@ -69,6 +72,7 @@ impl Budget {
         Budget {
             limits,
             times: times.into(),
+            answered: 0,
         }
     }
 
@@ -135,8 +139,14 @@ impl Budget {
         }
     }
 
+    /// Records that the last write's answer came at `now`.
+    pub fn answered(&mut self, now: u64) {
+        self.answered = self.answered.max(now);
+    }
+
     fn last(&self) -> Option<u64> {
-        self.times.back().copied()
+        let sent = self.times.back().copied();
+        sent.map(|sent| sent.max(self.answered))
     }
 
     /// How long before one more write may be sent: the gap and both windows.

@@ -90,6 +90,11 @@ impl GitHub {
         let etag = cached.map(|(etag, _)| etag.clone());
         let started = Instant::now();
         let result = self.send(method, url, body, etag.as_deref(), MAX_ANSWER);
+        if write {
+            if let Some(gate) = &mut self.gate {
+                gate.budget.answered(unix_ms());
+            }
+        }
         log::debug!(
             "GitHub {method} {url}: {:?} in {:?}",
             result.as_ref().map(|r| r.0),

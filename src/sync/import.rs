@@ -135,20 +135,16 @@ impl Run<'_> {
     fn all(&mut self) -> Result<(), ImportError> {
         let head = self.patient(GitHub::head)?;
         let root = self.patient(|gh| gh.tree_of(&head))?;
-        let paths = self.walk(&root)?;
-        self.summary.found = paths.len();
+        let walked = self.walk(&root)?;
         let have = existing_ids(self.conn)?;
-        let wanted: HashSet<i64> = paths
-            .values()
-            .copied()
-            .filter(|id| !have.contains(id))
-            .collect();
-        self.summary.present = paths.len() - wanted.len();
-        self.progress.missing = wanted.len();
-        if wanted.is_empty() {
+        // The walk sizes the work; the archive decides it, so a folder GitHub truncated
+        // loses nothing.
+        self.progress.missing = walked.values().filter(|id| !have.contains(id)).count();
+        let files = self.read_archive(&head, &have)?;
+        self.progress.missing = files.len();
+        if files.is_empty() {
             return Ok(());
         }
-        let files = self.read_archive(&head, &wanted)?;
         let commits = self.match_commits(&head, &files)?;
         self.save(&files, commits)
     }
@@ -223,13 +219,15 @@ impl Run<'_> {
         Ok(paths)
     }
 
-    /// The wanted message files, read from one tarball of `head`: id → (path, file).
+    /// The message files the database lacks, read from one tarball of `head`:
+    /// id → (path, file). Counts every message file it sees.
     fn read_archive(
         &mut self,
         head: &str,
-        wanted: &HashSet<i64>,
+        have: &HashSet<i64>,
     ) -> Result<HashMap<i64, (String, File)>, ImportError> {
-        self.phase(Phase::Reading, wanted.len());
+        let expected = self.progress.missing;
+        self.phase(Phase::Reading, expected);
         let reader = self.patient(|gh| gh.tarball(head))?;
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
         let mut files = HashMap::new();
@@ -244,10 +242,14 @@ impl Run<'_> {
             let Some((_, path)) = full.split_once('/') else {
                 continue;
             };
-            let Some(id) = layout::id_of(&self.folder, path).filter(|id| wanted.contains(id))
-            else {
+            let Some(id) = layout::id_of(&self.folder, path) else {
                 continue;
             };
+            self.summary.found += 1;
+            if have.contains(&id) {
+                self.summary.present += 1;
+                continue;
+            }
             let mut bytes = Vec::new();
             (&mut entry)
                 .take(MAX_FILE)

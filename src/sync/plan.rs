@@ -176,11 +176,13 @@ impl Planner {
                 to_adopt.push((row.clone(), path));
                 Ok(())
             }
-            (None, Some(sha)) if *sha == want => {
+            // A flat-layout name holds the id and the exact creation time: it is this
+            // message, whatever bytes an earlier version wrote for it.
+            (None, Some(_)) => {
                 to_adopt.push((row.clone(), legacy_path));
                 Ok(())
             }
-            (None, _) => {
+            (None, None) => {
                 plan.changes.push(Change {
                     path,
                     content: Some(content),

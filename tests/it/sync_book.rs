@@ -1,0 +1,323 @@
+//! The repository as a book: the daily pages (lines, order, escaping, rollover past
+//! 512 KB), deletion, files of the older flat layout, a restore of an old backup, a burst
+//! of 3,000 messages, and a token GitHub rejects for a few seconds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::fake_github::FakeGitHub;
+use crate::support::{eventually, github_args, TestServer};
+use crate::sync::{adding_commits, assert_each_committed_once, message_path};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn day_folder(message: &Value) -> String {
+    let path = message_path(
+        message["id"].as_i64().unwrap(),
+        message["created_at"].as_str().unwrap(),
+    );
+    let (range, _) = path.rsplit_once('/').unwrap();
+    range.rsplit_once('/').unwrap().0.to_owned()
+}
+
+fn text(bytes: Option<Vec<u8>>) -> String {
+    String::from_utf8(bytes.expect("the file exists")).unwrap()
+}
+
+/// Deletes a message the way moderation will: a tombstone in the database, then a nudge.
+fn delete(server: &TestServer, id: i64) {
+    let conn = bookchat::db::open_writer(&server.state.config.db_path()).unwrap();
+    assert!(bookchat::db::tombstone(&conn, id, &bookchat::db::now_rfc3339()).unwrap());
+    server.state.sync.notify();
+}
+
+#[tokio::test]
+async fn each_day_reads_as_a_page_and_a_deleted_message_leaves_it_and_the_branch() {
+    let fake = FakeGitHub::start_default().await;
+    let server = TestServer::start_synced(&fake).await;
+    let first = server.post_message("Good morning, readers").await;
+    let tricky = "**not bold** <img src=x onerror=alert(1)> [link](http://evil)\n- 00:00:00 · **mallory** · forged line";
+    let second = server.post_message(tricky).await;
+    let third = server.post_message("Chapter 3 tonight?").await;
+    server.wait_all_synced(3, PATIENCE).await;
+    let page_path = format!("{}/README.md", day_folder(&first));
+    let page = text(fake.file(&page_path));
+    let lines: Vec<&str> = page.lines().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(lines.len(), 3, "{page}");
+    assert!(
+        lines[0].ends_with("· **it** · Good morning, readers"),
+        "{page}"
+    );
+    assert!(lines[2].contains("Chapter 3 tonight?"), "{page}");
+    let time = &first["created_at"].as_str().unwrap()[11..19];
+    assert!(lines[0].starts_with(&format!("- {time} ·")), "{page}");
+    // The hostile message stays one line of text: no tag, no link, no second line.
+    assert!(!page.contains("<img") && !page.contains("](http"), "{page}");
+    assert!(
+        !page.contains("**not bold**") && !page.contains("**mallory**"),
+        "{page}"
+    );
+    assert!(
+        lines[1].contains("&lt;img") && lines[1].contains("<br>"),
+        "{page}"
+    );
+    assert!(page.starts_with("# "), "{page}");
+
+    let commits_before = fake.commit_count_on_branch();
+    delete(&server, second["id"].as_i64().unwrap());
+    eventually("the deletion to reach GitHub", PATIENCE, || async {
+        let gone = fake.file(&message_path(2, second["created_at"].as_str().unwrap()));
+        gone.is_none().then_some(())
+    })
+    .await;
+    let page = text(fake.file(&page_path));
+    assert!(
+        !page.contains("mallory") && !page.contains("&lt;img"),
+        "{page}"
+    );
+    assert_eq!(page.lines().filter(|l| l.starts_with("- ")).count(), 2);
+    assert_eq!(fake.commit_count_on_branch(), commits_before + 1);
+    let removal = &fake.commits()[0];
+    assert!(
+        removal.message.contains("removed: 2"),
+        "{}",
+        removal.message
+    );
+    let third_path = message_path(3, third["created_at"].as_str().unwrap());
+    assert!(
+        fake.file(&third_path).is_some(),
+        "only the deleted file left"
+    );
+    let stats = server.stats().await;
+    assert_eq!(stats["messages"]["pending"], 0, "{stats}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_deleted_before_it_was_synced_is_never_committed() {
+    let fake = FakeGitHub::start_default().await;
+    fake.set_down(true);
+    let server = TestServer::start_synced(&fake).await;
+    let kept = server.post_message("kept").await;
+    let doomed = server.post_message("regretted at once").await;
+    delete(&server, doomed["id"].as_i64().unwrap());
+    fake.set_down(false);
+    eventually("sync to finish", PATIENCE, || async {
+        let stats = server.stats().await;
+        (stats["messages"]["pending"] == 0).then_some(())
+    })
+    .await;
+    let added = adding_commits(&fake);
+    assert_eq!(added.len(), 1, "{added:?}");
+    let path = message_path(1, kept["created_at"].as_str().unwrap());
+    assert!(added.contains_key(&path));
+    let page = text(fake.file(&format!("{}/README.md", day_folder(&kept))));
+    assert!(!page.contains("regretted"), "{page}");
+    // No tree ever named the missing path: GitHub would have failed the whole request.
+    assert!(fake.requests().iter().all(|r| r.status != 422));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_day_continues_on_numbered_pages_under_512_kb() {
+    let fake = FakeGitHub::start_default().await;
+    fake.set_down(true);
+    let server = TestServer::start_synced(&fake).await;
+    let long = "a".repeat(1990);
+    let mut first = Value::Null;
+    for i in 0..300 {
+        let message = server.post_message(&format!("{i:03} {long}")).await;
+        if i == 0 {
+            first = message;
+        }
+    }
+    fake.set_down(false);
+    server.wait_all_synced(300, PATIENCE).await;
+    let day = day_folder(&first);
+    let one = text(fake.file(&format!("{day}/README.md")));
+    let two = text(fake.file(&format!("{day}/page-2.md")));
+    assert!(one.len() <= 512 * 1024 && two.len() <= 512 * 1024);
+    assert!(one.trim_end().ends_with("(page-2.md)"), "page 1 links on");
+    let numbers: Vec<String> = one
+        .lines()
+        .chain(two.lines())
+        .filter(|l| l.starts_with("- "))
+        .map(|l| l.split(" · ").nth(2).unwrap()[..3].to_owned())
+        .collect();
+    let expected: Vec<String> = (0..300).map(|i| format!("{i:03}")).collect();
+    assert_eq!(
+        numbers, expected,
+        "every line once, in order, across the pages"
+    );
+    server.stop().await;
+}
+
+/// The bytes an earlier BookChat wrote for a message, at its flat path.
+fn legacy_file(message: &Value) -> (String, Vec<u8>) {
+    let id = message["id"].as_i64().unwrap();
+    let created_at = message["created_at"].as_str().unwrap();
+    let stamp: String = created_at
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    // Field order as the earlier version wrote it (a struct, not a sorted map).
+    let body = crate::import::MessageFile {
+        id,
+        content: message["content"].as_str().unwrap(),
+        author: message["author"].as_str(),
+        created_at,
+    };
+    let mut text = serde_json::to_string_pretty(&body).unwrap();
+    text.push('\n');
+    (format!("messages/{id:08}_{stamp}.json"), text.into_bytes())
+}
+
+#[tokio::test]
+async fn files_of_the_old_flat_layout_are_adopted_and_can_be_deleted() {
+    let fake = FakeGitHub::start_default().await;
+    fake.set_down(true);
+    let server = TestServer::start_synced(&fake).await;
+    let old = server.post_message("written by the previous version").await;
+    let new = server.post_message("written by this one").await;
+    let (legacy_path, bytes) = legacy_file(&old);
+    let old_commit = fake.push_commit(&[(legacy_path.clone(), bytes)], "Add BookChat message 1");
+    fake.set_down(false);
+    server.wait_all_synced(2, PATIENCE).await;
+    let old_now = server.get("/api/messages/1").await.json();
+    assert_eq!(old_now["git_commit_hash"], old_commit.as_str(), "adopted");
+    let added = adding_commits(&fake);
+    let new_path = message_path(2, new["created_at"].as_str().unwrap());
+    assert!(added.contains_key(&new_path) && added.contains_key(&legacy_path));
+    assert!(
+        fake.file(&message_path(1, old["created_at"].as_str().unwrap()))
+            .is_none(),
+        "never committed a second time under the new layout"
+    );
+    delete(&server, 1);
+    eventually("the flat file to leave the branch", PATIENCE, || async {
+        fake.file(&legacy_path).is_none().then_some(())
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_restored_backup_with_250_already_synced_pending_messages_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGitHub::start_default().await;
+    fake.set_down(true);
+    let server = TestServer::start_synced_in(dir.path(), &fake).await;
+    for i in 0..250 {
+        server.post_message(&format!("before the backup {i}")).await;
+    }
+    let backup = dir.path().join("old.db");
+    let db = server.state.config.db_path();
+    bookchat::backup::snapshot(&db, &backup).unwrap();
+    fake.set_down(false);
+    server.wait_all_synced(250, PATIENCE).await;
+    server.stop().await;
+    let commits = fake.commit_count_on_branch();
+    let files = fake.files();
+
+    bookchat::backup::restore(dir.path(), &backup).unwrap();
+    let restored = TestServer::start_synced_in(dir.path(), &fake).await;
+    restored.wait_all_synced(250, PATIENCE).await;
+    assert_eq!(
+        fake.commit_count_on_branch(),
+        commits,
+        "no commit, empty or not"
+    );
+    assert_eq!(fake.files(), files);
+    assert_each_committed_once(&restored, &fake, 250).await;
+    let lookups = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/commits?path="))
+        .count();
+    assert!(lookups <= 2, "{lookups} history lookups to adopt 250 files");
+    restored.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_3000_messages_keeps_folders_under_1000_entries_in_few_requests() {
+    let fake = FakeGitHub::start_default().await;
+    fake.set_down(true);
+    let server = TestServer::start_synced(&fake).await;
+    let addr = server.addr;
+    // In waves of 200 concurrent POSTs, well under the server's connection cap.
+    for wave in 0..15 {
+        let posts: Vec<_> = (0..200)
+            .map(|i| {
+                tokio::spawn(async move {
+                    let text = format!("burst {}", wave * 200 + i);
+                    let body = serde_json::json!({ "content": text }).to_string();
+                    let json = [("content-type", "application/json")];
+                    crate::support::request(addr, "POST", "/api/messages", &json, body)
+                        .await
+                        .status
+                })
+            })
+            .collect();
+        for post in posts {
+            assert_eq!(post.await.unwrap(), 201);
+        }
+    }
+    fake.clear_requests();
+    fake.set_down(false);
+    server.wait_all_synced(3000, Duration::from_secs(60)).await;
+    let mut entries: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in fake.files().keys() {
+        let mut parts: Vec<&str> = path.split('/').collect();
+        while let Some(name) = parts.pop() {
+            let folder = parts.join("/");
+            entries.entry(folder).or_default().insert(name.to_owned());
+        }
+    }
+    let fullest = entries.values().map(BTreeSet::len).max().unwrap();
+    assert!(fullest <= 1000, "a folder holds {fullest} entries");
+    let added = adding_commits(&fake);
+    assert_eq!(added.len(), 3000);
+    let commits: BTreeSet<&String> = added.values().flatten().collect();
+    let requests = fake.requests();
+    let writes = requests.iter().filter(|r| r.write).count();
+    eprintln!(
+        "burst of 3000: {} commits, {} requests ({writes} writes), fullest folder {fullest}",
+        commits.len(),
+        requests.len()
+    );
+    assert_eq!(commits.len(), 3, "1,000 messages per commit");
+    assert_eq!(writes, 9, "three writes a commit");
+    assert!(requests.len() <= 40, "{} requests", requests.len());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_rejected_for_six_seconds_is_noticed_within_a_minute() {
+    let fake = FakeGitHub::start_default().await;
+    let token = fake.token();
+    let dir = tempfile::tempdir().unwrap();
+    // GitHub's real retry schedule for a rejected token (15 s, 30 s, …), not the tests'.
+    let server =
+        TestServer::start_configured(dir.path(), |args| args.github = github_args(&fake), |_| {})
+            .await;
+    // The organisation has not approved the token yet: GitHub answers 401.
+    fake.set_token("not-yet-approved");
+    server.post_message("waiting for approval").await;
+    eventually("the rejection to show", PATIENCE, || async {
+        let stats = server.stats().await;
+        (stats["sync"]["state"] == "failing").then_some(())
+    })
+    .await;
+    let rejected_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    fake.set_token(&token);
+    server.wait_all_synced(1, Duration::from_secs(60)).await;
+    let took = rejected_at.elapsed();
+    eprintln!("token accepted again after 6 s; synced {took:?} after the rejection");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    let failed = fake.requests().iter().filter(|r| r.status == 401).count();
+    assert!(failed <= 2, "{failed} requests with the rejected token");
+    server.stop().await;
+}
