@@ -160,31 +160,54 @@ impl Budget {
         Duration::from_millis(gap.max(minute).max(hour))
     }
 
-    /// How long before a batch of `writes` may start. On top of the windows, the pace:
-    /// while a quarter of the hour's budget is used, batches go at once; from there to
-    /// three quarters, the wait after the last write grows to the sustainable interval
-    /// (one hour's worth of batches spread evenly), so under steady load the budget is
-    /// spent evenly and never runs out with messages waiting.
+    /// The pace: a token bucket of `bucket()` writes refilled at `refill()` per
+    /// millisecond, replayed over the writes of the last hour from a full bucket at its
+    /// start. Any hour then holds at most the bucket plus an hour's refill, which is the
+    /// hour's cap: bursts go out at once, and a steady load is spread over the hour
+    /// instead of spending it in minutes and then waiting out the rest.
+    fn bucket(&self) -> f64 {
+        (self.limits.hour_cap() / 8).max(1) as f64
+    }
+
+    fn refill(&self) -> f64 {
+        let cap = self.limits.hour_cap() as f64;
+        (cap - self.bucket()).max(1.0) / ms(self.limits.hour).max(1) as f64
+    }
+
+    /// Writes the bucket holds at `now`.
+    fn level(&self, now: u64) -> f64 {
+        let (size, refill) = (self.bucket(), self.refill());
+        let start = now.saturating_sub(ms(self.limits.hour));
+        let mut level = size;
+        let mut at = start;
+        for &sent in self.times.iter().filter(|t| **t > start) {
+            level = (level + (sent - at) as f64 * refill).min(size) - 1.0;
+            at = sent;
+        }
+        (level + now.saturating_sub(at) as f64 * refill).min(size)
+    }
+
+    /// How long before a batch of `writes` may start: the gap after the last write, both
+    /// windows, and the pace.
     pub fn batch_wait(&self, now: u64, writes: usize) -> Duration {
         let l = &self.limits;
-        let cap = l.hour_cap();
+        let gap = self
+            .last()
+            .map_or(0, |last| (last + ms(l.min_gap)).saturating_sub(now));
         let minute = self.window_wait(now, l.minute, l.minute_cap(), writes);
-        let hour = self.window_wait(now, l.hour, cap, writes);
-        let interval = ms(l.hour) as f64 * writes as f64 / cap as f64;
-        let used = self.used(now, l.hour) as f64 / cap as f64;
-        let share = ((used - 0.25) / 0.5).clamp(0.0, 1.0);
+        let hour = self.window_wait(now, l.hour, l.hour_cap(), writes);
+        let short = writes as f64 - self.level(now);
         #[allow(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
             reason = "a non-negative wait of at most an hour, in milliseconds"
         )]
-        let pace = (interval * share) as u64;
-        let since_last = |after: u64| {
-            self.last()
-                .map_or(0, |last| (last + after).saturating_sub(now))
+        let pace = if short > 0.0 {
+            (short / self.refill()).ceil() as u64
+        } else {
+            0
         };
-        let wait = since_last(ms(l.min_gap).max(pace)).max(minute).max(hour);
-        Duration::from_millis(wait)
+        Duration::from_millis(gap.max(minute).max(hour).max(pace))
     }
 }
 
@@ -240,51 +263,41 @@ mod tests {
         let spent = budget(&times);
         let now = T0 + 2400 * S;
         assert_eq!(spent.used(now, limits.hour), 480);
-        let wait = spent.batch_wait(now, 3);
         // The third-oldest write (at 10 s) must age out: 3600 + 10 − 2400 s, and a ms.
-        assert_eq!(wait, Duration::from_millis((3610 - 2400) * S + 1));
+        let window = spent.window_wait(now, limits.hour, limits.hour_cap(), 3);
+        assert_eq!(window, (3610 - 2400) * S + 1);
+        assert!(spent.batch_wait(now, 3) >= Duration::from_millis(window));
     }
 
     #[test]
-    fn the_pace_grows_with_the_share_of_the_hour_spent() {
-        let limits = WriteLimits::default();
-        let at = |n: usize| -> Duration {
-            // n writes in the last hour, the newest just now.
-            let times: Vec<u64> = (0..n as u64).map(|i| T0 - i * 7 * S).collect();
-            budget(&times).batch_wait(T0, 3)
-        };
-        assert_eq!(at(100), Duration::from_secs(1), "a quarter: only the gap");
-        let half = at(240);
-        let full = at(400);
-        assert!(
-            half > Duration::from_secs(10) && half < full,
-            "{half:?} {full:?}"
-        );
-        let interval = 3600.0 * 3.0 / limits.hour_cap() as f64;
-        assert!((full.as_secs_f64() - interval).abs() < 0.01, "{full:?}");
-    }
-
-    #[test]
-    fn steady_load_never_exceeds_either_window_and_never_stalls() {
-        // Simulate an hour and a half of batches sent as soon as the budget allows.
+    fn a_burst_goes_at_once_and_steady_load_is_paced_over_the_hour_never_running_dry() {
+        // An hour and a half of batches sent as soon as the budget allows.
         let limits = WriteLimits::default();
         let mut b = budget(&[]);
         let mut now = T0;
-        let mut longest = 0;
-        let end = T0 + 5400 * S;
-        while now < end {
+        let mut waits = Vec::new();
+        while now < T0 + 5400 * S {
             let wait = ms(b.batch_wait(now, 3));
-            longest = longest.max(wait);
+            waits.push(wait);
             now += wait;
             for _ in 0..3 {
                 now += ms(b.write_wait(now));
                 b.times.push_back(now);
                 b.forget(now);
-                assert!(b.used(now, limits.minute) <= 60);
+                assert!(b.used(now, limits.minute) <= limits.minute_cap());
                 assert!(b.used(now, limits.hour) <= limits.hour_cap());
             }
         }
-        assert!(longest < 30 * S, "a batch waited {longest} ms");
+        // The bucket's 20 batches go with only the gap between writes.
+        assert!(waits[..20].iter().all(|w| *w <= S), "{:?}", &waits[..20]);
+        // Then the hour's cap spread evenly, a batch every 3600 s · 3 / 480 = 22.5 s (the
+        // wait plus the two gaps inside a batch), and never a long stall.
+        let late = &waits[waits.len() / 2..];
+        let cycle = late.iter().sum::<u64>() as f64 / late.len() as f64 + 2000.0;
+        let even = 3.0 * 3_600_000.0 / limits.hour_cap() as f64;
+        assert!((cycle - even).abs() < 1000.0, "a batch every {cycle} ms");
+        let longest = *waits.iter().max().unwrap();
+        assert!(longest <= 26 * S, "a batch waited {longest} ms");
     }
 
     #[test]
