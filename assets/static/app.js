@@ -1,7 +1,9 @@
 // BookChat entry module: owns page state, the message list, live updates (Server-Sent
-// Events, with polling as the fallback), load-older, optimistic sending and the composer. Network calls live in api.js, DOM
-// building in render.js, browser storage in store.js.
+// Events, with polling as the fallback), load-older, optimistic sending and the composer.
+// Network calls live in api.js, DOM building in render.js, browser storage in store.js,
+// the sync-trouble banner in banner.js.
 import { api, describeError } from "./api.js";
+import { followSync } from "./banner.js";
 import { buildMessage, fillMessage, setStatus, toast } from "./render.js";
 import { loadOwnIds, saveOwnIds, storeAuthor, storedAuthor } from "./store.js";
 
@@ -218,6 +220,7 @@ function startLive() {
     const msg = parseEvent(event);
     if (msg && state.byId.has(msg.id)) updateExisting(msg);
   });
+  followSync(source);
   source.addEventListener("error", () => {
     if (source.readyState === EventSource.CLOSED) {
       state.live = null; // the next tick polls, then tries the stream again

@@ -12,7 +12,7 @@ const TEXTS_OF: &str =
     "return [...document.querySelectorAll('#messages .message[data-id] .message-content')]
      .filter(e => e.textContent === arguments[0]).length;";
 
-async fn open_page(session: &Session, server: &TestServer) {
+pub(crate) async fn open_page(session: &Session, server: &TestServer) {
     session.goto(&format!("http://{}/", server.addr)).await;
     session
         .wait_until(
@@ -25,7 +25,7 @@ async fn open_page(session: &Session, server: &TestServer) {
 }
 
 /// Waits until exactly one confirmed message shows `text`.
-async fn wait_shown(session: &Session, text: &str, timeout: Duration) {
+pub(crate) async fn wait_shown(session: &Session, text: &str, timeout: Duration) {
     let script = TEXTS_OF.replace("return ", "return 1 === ");
     let what = format!("{text:?} to be shown once");
     session

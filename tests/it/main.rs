@@ -5,6 +5,7 @@ mod assets;
 mod backups;
 mod binary;
 mod browser;
+mod browser_sync;
 mod events;
 mod fake_github;
 mod group_commit;
