@@ -181,6 +181,36 @@ impl TestServer {
     }
 }
 
+/// Stores messages with sync off, then stops the server: a synced server started on `dir`
+/// afterwards finds them all pending in its first look, so how they are batched does not
+/// depend on how the threads were scheduled.
+pub async fn store_offline(dir: &Path, contents: &[String]) -> Vec<serde_json::Value> {
+    let server = TestServer::start_in(dir, |_| {}).await;
+    let mut stored = Vec::with_capacity(contents.len());
+    for chunk in contents.chunks(200) {
+        let posts: Vec<_> = chunk
+            .iter()
+            .map(|content| {
+                let (addr, content) = (server.addr, content.clone());
+                tokio::spawn(async move {
+                    let body = serde_json::json!({ "content": content, "author": "it" });
+                    let json = [("content-type", "application/json")];
+                    let reply = request(addr, "POST", "/api/messages", &json, body.to_string());
+                    let reply = reply.await;
+                    assert_eq!(reply.status, 201, "{}", reply.text());
+                    reply.json()
+                })
+            })
+            .collect();
+        for post in posts {
+            stored.push(post.await.expect("post task"));
+        }
+    }
+    server.stop().await;
+    stored.sort_by_key(|m| m["id"].as_i64());
+    stored
+}
+
 /// GitHub settings that point at `fake`.
 pub fn github_args(fake: &FakeGitHub) -> GithubArgs {
     GithubArgs {

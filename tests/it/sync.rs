@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::fake_github::{FakeGitHub, Fault};
-use crate::support::{eventually, fast_timing, github_args, TestServer};
+use crate::support::{eventually, fast_timing, github_args, store_offline, TestServer};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -220,13 +220,11 @@ async fn a_lost_answer_to_a_single_message_commit_is_adopted_not_committed_again
 #[tokio::test]
 async fn a_lost_answer_to_a_batch_commit_is_adopted_not_committed_again() {
     let fake = FakeGitHub::start_default().await;
-    fake.set_down(true);
-    let server = TestServer::start_synced(&fake).await;
-    for i in 0..30 {
-        server.post_message(&format!("batched {i}")).await;
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let batched: Vec<String> = (0..30).map(|i| format!("batched {i}")).collect();
+    store_offline(dir.path(), &batched).await;
     fake.push_fault_for("PATCH", "/git/refs/", Fault::LoseAnswer);
-    fake.set_down(false);
+    let server = TestServer::start_synced_in(dir.path(), &fake).await;
     server.wait_all_synced(30, PATIENCE).await;
     let added = assert_each_committed_once(&server, &fake, 30).await;
     let commits: std::collections::BTreeSet<&String> = added.values().flatten().collect();

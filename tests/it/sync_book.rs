@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::fake_github::FakeGitHub;
-use crate::support::{eventually, github_args, TestServer};
+use crate::support::{eventually, github_args, store_offline, TestServer};
 use crate::sync::{adding_commits, assert_each_committed_once, message_path};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -98,12 +98,14 @@ async fn each_day_reads_as_a_page_and_a_deleted_message_leaves_it_and_the_branch
 #[tokio::test]
 async fn a_message_deleted_before_it_was_synced_is_never_committed() {
     let fake = FakeGitHub::start_default().await;
-    fake.set_down(true);
-    let server = TestServer::start_synced(&fake).await;
-    let kept = server.post_message("kept").await;
-    let doomed = server.post_message("regretted at once").await;
-    delete(&server, doomed["id"].as_i64().unwrap());
-    fake.set_down(false);
+    let dir = tempfile::tempdir().unwrap();
+    let stored = store_offline(dir.path(), &["kept".into(), "regretted at once".into()]).await;
+    let (kept, doomed) = (&stored[0], &stored[1]);
+    let conn = bookchat::db::open_writer(&dir.path().join("bookchat.db")).unwrap();
+    let at = bookchat::db::now_rfc3339();
+    assert!(bookchat::db::tombstone(&conn, doomed["id"].as_i64().unwrap(), &at).unwrap());
+    drop(conn);
+    let server = TestServer::start_synced_in(dir.path(), &fake).await;
     eventually("sync to finish", PATIENCE, || async {
         let stats = server.stats().await;
         (stats["messages"]["pending"] == 0).then_some(())
@@ -113,7 +115,7 @@ async fn a_message_deleted_before_it_was_synced_is_never_committed() {
     assert_eq!(added.len(), 1, "{added:?}");
     let path = message_path(1, kept["created_at"].as_str().unwrap());
     assert!(added.contains_key(&path));
-    let page = text(fake.file(&format!("{}/README.md", day_folder(&kept))));
+    let page = text(fake.file(&format!("{}/README.md", day_folder(kept))));
     assert!(!page.contains("regretted"), "{page}");
     // No tree ever named the missing path: GitHub would have failed the whole request.
     assert!(fake.requests().iter().all(|r| r.status != 422));
@@ -207,15 +209,11 @@ async fn files_of_the_old_flat_layout_are_adopted_and_can_be_deleted() {
 async fn a_restored_backup_with_250_already_synced_pending_messages_commits_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeGitHub::start_default().await;
-    fake.set_down(true);
-    let server = TestServer::start_synced_in(dir.path(), &fake).await;
-    for i in 0..250 {
-        server.post_message(&format!("before the backup {i}")).await;
-    }
+    let texts: Vec<String> = (0..250).map(|i| format!("before the backup {i}")).collect();
+    store_offline(dir.path(), &texts).await;
     let backup = dir.path().join("old.db");
-    let db = server.state.config.db_path();
-    bookchat::backup::snapshot(&db, &backup).unwrap();
-    fake.set_down(false);
+    bookchat::backup::snapshot(&dir.path().join("bookchat.db"), &backup).unwrap();
+    let server = TestServer::start_synced_in(dir.path(), &fake).await;
     server.wait_all_synced(250, PATIENCE).await;
     server.stop().await;
     let commits = fake.commit_count_on_branch();
@@ -241,31 +239,13 @@ async fn a_restored_backup_with_250_already_synced_pending_messages_commits_noth
 }
 
 #[tokio::test]
-async fn a_burst_of_3000_messages_keeps_folders_under_1000_entries_in_few_requests() {
+async fn a_backlog_of_3000_messages_keeps_folders_under_1000_entries_in_few_requests() {
+    // 3,000 messages arrive while sync is off (an outage, a burst): all pending at once.
     let fake = FakeGitHub::start_default().await;
-    fake.set_down(true);
-    let server = TestServer::start_synced(&fake).await;
-    let addr = server.addr;
-    // In waves of 200 concurrent POSTs, well under the server's connection cap.
-    for wave in 0..15 {
-        let posts: Vec<_> = (0..200)
-            .map(|i| {
-                tokio::spawn(async move {
-                    let text = format!("burst {}", wave * 200 + i);
-                    let body = serde_json::json!({ "content": text }).to_string();
-                    let json = [("content-type", "application/json")];
-                    crate::support::request(addr, "POST", "/api/messages", &json, body)
-                        .await
-                        .status
-                })
-            })
-            .collect();
-        for post in posts {
-            assert_eq!(post.await.unwrap(), 201);
-        }
-    }
-    fake.clear_requests();
-    fake.set_down(false);
+    let dir = tempfile::tempdir().unwrap();
+    let texts: Vec<String> = (0..3000).map(|i| format!("burst {i}")).collect();
+    store_offline(dir.path(), &texts).await;
+    let server = TestServer::start_synced_in(dir.path(), &fake).await;
     server.wait_all_synced(3000, Duration::from_secs(60)).await;
     let mut entries: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for path in fake.files().keys() {
@@ -283,7 +263,7 @@ async fn a_burst_of_3000_messages_keeps_folders_under_1000_entries_in_few_reques
     let requests = fake.requests();
     let writes = requests.iter().filter(|r| r.write).count();
     eprintln!(
-        "burst of 3000: {} commits, {} requests ({writes} writes), fullest folder {fullest}",
+        "backlog of 3000: {} commits, {} requests ({writes} writes), fullest folder {fullest}",
         commits.len(),
         requests.len()
     );

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::fake_github::{FakeGitHub, Fault};
-use crate::support::{eventually, TestServer};
+use crate::support::{eventually, store_offline, TestServer};
 use crate::sync::{adding_commits, assert_each_committed_once, message_path};
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -12,11 +12,9 @@ const PATIENCE: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn a_branch_that_moves_mid_commit_gets_the_commit_rebuilt_on_top() {
     let fake = FakeGitHub::start_default().await;
-    fake.set_down(true);
-    let server = TestServer::start_synced(&fake).await;
-    for i in 0..3 {
-        server.post_message(&format!("racing {i}")).await;
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let racing: Vec<String> = (0..3).map(|i| format!("racing {i}")).collect();
+    store_offline(dir.path(), &racing).await;
     // Someone else pushes between our reading the head and moving the branch.
     fake.push_fault_for(
         "PATCH",
@@ -27,12 +25,12 @@ async fn a_branch_that_moves_mid_commit_gets_the_commit_rebuilt_on_top() {
             content: b"Thursday at 7\n".to_vec(),
         },
     );
-    fake.set_down(false);
+    let server = TestServer::start_synced_in(dir.path(), &fake).await;
     server.wait_all_synced(3, PATIENCE).await;
     assert_eq!(fake.pending_faults(), 0, "the race never happened");
 
     // Their commit stays, ours sits on top of it, and nothing was committed twice. All
-    // three were stored before GitHub came back, so the first batch holds them all.
+    // three were stored before sync started, so the first batch holds them all.
     let commits = fake.commits();
     let foreign = commits
         .iter()
