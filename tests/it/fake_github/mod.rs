@@ -12,6 +12,7 @@ mod history;
 mod limits;
 mod routes;
 mod server;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
