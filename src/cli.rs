@@ -71,10 +71,12 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Show message counts, database size and the latest backup; safe while the server runs.
     Stats(StatsArgs),
-    /// Rebuild or complete the database from the GitHub repository (disaster recovery).
-    /// Adds every message file the database lacks, marked synced with the commit that
-    /// added it. Safe to run again; resumes after an interruption. The server must be
-    /// stopped.
+    /// Rebuild or complete the database from the GitHub repository (disaster recovery)
+    ///
+    /// Adds every message file on the branch that the database lacks, marked synced with
+    /// the commit that added it, and shows its progress. Safe to run again; resumes after
+    /// an interruption. The server must be stopped. Uses the same GitHub settings as
+    /// `serve`.
     Import(ImportArgs),
 }
 
