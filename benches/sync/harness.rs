@@ -1,11 +1,12 @@
 //! The bench's moving parts: the in-process server, a keep-alive client, the watch on
 //! `synced` events, and the posting loops.
 
+use super::support::{args, github_args};
 use super::{
-    oneshot, queries, AppState, Arc, AutoBackupArgs, BodyExt, Bytes, CommitInfo, Config, Counts,
-    DataArgs, Duration, Environment, Event, FakeGitHub, Full, GithubArgs, HashMap, Instant,
-    JoinHandle, LimitArgs, Mutex, Path, PoisonError, Recorded, RecvError, Secret, SendRequest,
-    ServeArgs, Server, SocketAddr, SyncTiming, TcpStream, TokioIo, WriteLimits, CONTENT_TYPE, HOST,
+    oneshot, queries, AppState, Arc, BodyExt, Bytes, CommitInfo, Config, Counts, Duration, Event,
+    FakeGitHub, Full, HashMap, Instant, JoinHandle, Mutex, Path, PoisonError, Recorded, RecvError,
+    SendRequest, Server, SocketAddr, SyncTiming, TcpStream, TokioIo, WriteLimits, CONTENT_TYPE,
+    HOST,
 };
 
 pub(crate) struct Running {
@@ -16,16 +17,6 @@ pub(crate) struct Running {
     pub(crate) _dir: tempfile::TempDir,
 }
 
-pub(crate) fn github_args(fake: &FakeGitHub) -> GithubArgs {
-    GithubArgs {
-        github_token: Some(Secret::new(fake.token())),
-        github_repo: Some(fake.repo()),
-        github_branch: fake.branch(),
-        github_api_url: fake.url(),
-        github_path: "messages".into(),
-    }
-}
-
 /// The server on a free port with its own data directory, its POST and read rate limits
 /// off (the load comes from one address), syncing to `fake` with this timing and budget.
 pub(crate) async fn start_server(
@@ -34,26 +25,9 @@ pub(crate) async fn start_server(
     limits: WriteLimits,
 ) -> Running {
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = ServeArgs {
-        port: 0,
-        host: "127.0.0.1".into(),
-        data: DataArgs {
-            data_dir: dir.path().to_owned(),
-        },
-        environment: Environment::Development,
-        log_format: None,
-        cors_origins: "*".into(),
-        limits: LimitArgs {
-            write_rate: "0".into(),
-            read_rate: "0".into(),
-            ..LimitArgs::default()
-        },
-        backups: AutoBackupArgs {
-            backup_interval: 0,
-            ..AutoBackupArgs::default()
-        },
-        github: github_args(fake),
-    };
+    // As the tests run it: port 0, rate limits and automatic backups off.
+    let mut args = args(dir.path());
+    args.github = github_args(fake);
     let mut config = Config::from_args(&args).expect("valid config");
     let github = config.github.as_mut().expect("sync is on");
     github.timing = timing;

@@ -1,7 +1,7 @@
 //! Importing 10,000 messages seeded in the fake, timed.
 
-use super::harness::github_args;
 use super::report::{command, secs, Checks, Section};
+use super::support::github_args;
 use super::{Duration, FakeGitHub, GithubConfig, Instant, Path, IMPORTED, IMPORT_COMMIT_FILES};
 
 /// A message file as sync writes it (`Pending::file_content`): pretty JSON, fields in

@@ -29,11 +29,13 @@
 )]
 mod fake_github;
 
-/// The fake's own self-tests (compiled only under `cfg(test)`, as `cargo clippy
-/// --all-targets` checks benches) use the suite's client helpers.
-#[cfg(test)]
+/// The suite's server arguments, shared so the bench runs the server exactly as the tests
+/// do (the fake's self-tests, compiled under `cfg(test)`, also use its client helpers).
 #[path = "../../tests/it/support.rs"]
-#[allow(dead_code, reason = "only the fake's self-tests use it here")]
+#[allow(
+    dead_code,
+    reason = "the bench uses the server arguments, not the test clients"
+)]
 mod support;
 
 mod harness;
@@ -52,12 +54,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bookchat::cli::{AutoBackupArgs, DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs};
 use bookchat::config::Config;
 use bookchat::db::queries::{self, Counts};
 use bookchat::http::Server;
 use bookchat::live::Event;
-use bookchat::secret::Secret;
 use bookchat::state::AppState;
 use bookchat::sync::{GithubConfig, SyncTiming, WriteLimits};
 use fake_github::{CommitInfo, FakeGitHub, Recorded, WriteLimits as FakeLimits};
