@@ -220,12 +220,29 @@ function startLive() {
     const msg = parseEvent(event);
     if (msg && state.byId.has(msg.id)) updateExisting(msg);
   });
+  // The server skipped a backlog too long to replay (the page was away a long time).
+  source.addEventListener("reset", () => reloadHistory().catch(pollSoon));
   followSync(source);
   source.addEventListener("error", () => {
     if (source.readyState === EventSource.CLOSED) {
       state.live = null; // the next tick polls, then tries the stream again
     }
   });
+}
+
+// Starts over from the newest page, so the list never shows a hole where the skipped
+// messages were; "load older" reaches them again.
+async function reloadHistory() {
+  const data = await api("/api/messages");
+  const messages = (data && data.messages) || [];
+  for (const entry of state.byId.values()) entry.el.remove();
+  state.byId.clear();
+  state.oldest = null;
+  mergeMessages(messages, false);
+  noteCursor(messages);
+  ui.loadOlder.hidden = messages.length < PAGE;
+  updateEmpty();
+  scrollToBottom();
 }
 
 function parseEvent(event) {

@@ -322,3 +322,31 @@ async fn the_openapi_description_is_served() {
     assert!(doc["paths"]["/api/messages"]["post"].is_object());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_post_body_must_be_a_json_object() {
+    let server = TestServer::start().await;
+    for body in [
+        r#"["hello"]"#,
+        r#""hello""#,
+        "42",
+        "null",
+        r#"  ["hi", "there"]"#,
+    ] {
+        let reply = server.post_json(body).await;
+        let error = reply.assert_error(400);
+        assert!(error.contains("JSON object"), "{body}: {error}");
+    }
+    // Unknown fields are still allowed and ignored.
+    let reply = server
+        .post_json(r#" {"content": "ok", "mood": "fine"}"#)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let listed = server.get("/api/messages").await.json();
+    assert_eq!(
+        listed["messages"].as_array().unwrap().len(),
+        1,
+        "nothing else stored"
+    );
+    server.stop().await;
+}

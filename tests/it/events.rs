@@ -224,9 +224,14 @@ async fn idle_streams_get_heartbeats_and_the_number_of_streams_is_capped() {
     assert_eq!(three.status, 503, "the cap turns the third away");
     assert_eq!(server.stats().await["connections"]["event_streams"], 2);
     assert_eq!(one.next(Duration::from_secs(2)).await, Some(Sse::Retry));
+    // A named event, so a page's EventSource sees it (a comment would be invisible).
     assert_eq!(
         one.next(Duration::from_secs(2)).await,
-        Some(Sse::Comment("heartbeat".into()))
+        Some(Sse::Event {
+            id: None,
+            kind: "heartbeat".into(),
+            data: serde_json::json!({})
+        })
     );
     drop(one);
     crate::support::eventually("a slot to come free", Duration::from_secs(5), || async {
@@ -251,4 +256,67 @@ async fn open_streams_do_not_hold_up_shutdown() {
         // Whatever was buffered, the stream then ends.
         while stream.next(Duration::from_secs(2)).await.is_some() {}
     }
+}
+
+#[tokio::test]
+async fn a_last_event_id_above_the_newest_means_from_now() {
+    let server = TestServer::start().await;
+    for i in 0..3 {
+        server.post_message(&format!("before {i}")).await;
+    }
+    // A page that saw id 900 before the database was restored to an older backup.
+    let mut stream = EventStream::open(server.addr, &[("last-event-id", "900")], "").await;
+    assert_eq!(stream.status, 200);
+    let mut ahead = EventStream::open(server.addr, &[], "?after=5000").await;
+    let posted = server.post_message("after the restore").await;
+    for s in [&mut stream, &mut ahead] {
+        let got = s.messages(1).await;
+        assert_eq!(
+            got[0].0,
+            posted["id"].as_i64().unwrap(),
+            "not skipped as already seen"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_backlog_past_the_replay_cap_is_a_reset_not_the_whole_history() {
+    let server = TestServer::start().await;
+    for i in 0..1100 {
+        server.post_message(&format!("history {i}")).await;
+    }
+    let mut stream = EventStream::open(server.addr, &[("last-event-id", "0")], "").await;
+    let mut reset = None;
+    while let Some(event) = stream.next(Duration::from_secs(2)).await {
+        match event {
+            Sse::Event { kind, data, .. } if kind == "reset" => {
+                reset = Some(data);
+                break;
+            }
+            Sse::Event { kind, .. } => assert_ne!(kind, "message", "history was replayed"),
+            _ => {}
+        }
+    }
+    let reset = reset.expect("a reset event");
+    assert!(
+        reset["reason"]
+            .as_str()
+            .unwrap()
+            .contains("GET /api/messages"),
+        "{reset}"
+    );
+    // The stream then carries on from the newest message.
+    let posted = server.post_message("new after the reset").await;
+    assert_eq!(
+        stream.messages(1).await[0].0,
+        posted["id"].as_i64().unwrap()
+    );
+    // A short backlog is still replayed in full.
+    let mut recent = EventStream::open(server.addr, &[("last-event-id", "1090")], "").await;
+    assert_eq!(
+        ids(&recent.messages(11).await),
+        (1091..=1101).collect::<Vec<_>>()
+    );
+    server.stop().await;
 }

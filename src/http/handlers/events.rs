@@ -27,6 +27,8 @@ const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache, no-transform")
 /// Tells nginx not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// The most messages a stream replays after `Last-Event-ID` or after falling behind.
+const MAX_REPLAY: i64 = 1000;
 /// Frames queued for a slow client before its task waits (and, if it lags far enough
 /// behind the broadcast, re-reads the backlog from the database).
 const QUEUE: usize = 64;
@@ -59,8 +61,14 @@ pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError
 }
 
 /// Where the stream starts: after `Last-Event-ID` (what a reconnecting browser sends),
-/// else after `?after=ID` (what the page sends first), else after the newest message.
+/// else after `?after=ID` (what the page sends first), else after the newest message. An
+/// id above the newest (a page from before a restore) means "from now": otherwise every
+/// new message up to that id would be skipped as already seen.
 fn start_after(req: &Request, newest: i64) -> Result<i64, ApiError> {
+    requested_start(req, newest).map(|after| after.min(newest))
+}
+
+fn requested_start(req: &Request, newest: i64) -> Result<i64, ApiError> {
     if let Some(value) = req.headers().get(LAST_EVENT_ID) {
         let text = value.to_str().unwrap_or("").trim();
         return parse_id(text)
@@ -114,7 +122,9 @@ impl Feed {
                     Err(RecvError::Lagged(_)) => self.backlog().await,
                     Err(RecvError::Closed) => false,
                 },
-                _ = beat.tick() => self.send(Bytes::from_static(b": heartbeat\n\n")).await,
+                // A named event, not a comment: a page's EventSource can see it and so tell a
+                // live stream from one that died silently.
+                _ = beat.tick() => self.send(Bytes::from_static(b"event: heartbeat\ndata: {}\n\n")).await,
                 // The only change is to "closing"; a dropped sender means the same.
                 _ = closing.changed() => false,
                 () = self.frames.closed() => false,
@@ -134,7 +144,21 @@ impl Feed {
     }
 
     /// Sends every message after the cursor, from memory or the database, page by page.
+    /// A backlog longer than `MAX_REPLAY` is not replayed (one token must not buy the whole
+    /// history): the stream says `reset` and carries on from the newest message.
     async fn backlog(&mut self) -> bool {
+        let newest = self.live.last_id();
+        if newest - self.cursor > MAX_REPLAY {
+            self.cursor = newest;
+            let reason = format!(
+                "more than {MAX_REPLAY} messages since this stream's start; \
+                 reload the history with GET /api/messages"
+            );
+            let data = serde_json::json!({ "reason": reason });
+            return self
+                .send(Bytes::from(format!("event: reset\ndata: {data}\n\n")))
+                .await;
+        }
         loop {
             let read = self.db.list(Page::After(self.cursor), CACHED).await;
             let messages = match read {

@@ -50,6 +50,12 @@ pub async fn get(state: &AppState, req: Request) -> Result<Response, ApiError> {
 
 pub async fn create(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let bytes = body::read_json(req).await?;
+    // serde would read a struct from an array too (`["hello"]`); the contract wants an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest(
+            "body must be a JSON object, such as {\"content\": \"hello\"}".into(),
+        ));
+    }
     let input: CreateBody = serde_json::from_slice(&bytes).map_err(|err| {
         ApiError::BadRequest(format!(
             "body must be a JSON object with a string `content` and an optional string \
