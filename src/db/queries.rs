@@ -59,9 +59,10 @@ pub struct Counts {
     pub oldest_pending_at: Option<String>,
 }
 
-/// Four cheap reads, whatever the size of the history: the pending count walks only the
-/// partial index of unsynced rows, and the newest message is the last rowid. They run in
-/// one read transaction so the three figures agree with each other.
+/// Four reads in one read transaction, so the figures agree with each other. The total is
+/// a `count(*)`, which walks the whole table (SQLite keeps no row count): it grows with
+/// the history. The pending count walks only the partial index of unsynced rows, and the
+/// newest and the oldest pending message are single index lookups.
 pub fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
     let tx = conn.unchecked_transaction()?;
     let total: i64 = tx

@@ -14,8 +14,10 @@ pub async fn check(state: &AppState, _req: Request) -> Result<Response, ApiError
     state
         .db
         .read(|conn| {
-            conn.query_row("SELECT count(*) FROM messages", [], |row| {
-                row.get::<_, i64>(0)
+            // One index lookup, whatever the size of the table: proves the file and the
+            // table answer without the full scan a count(*) would make.
+            conn.query_row("SELECT max(id) FROM messages", [], |row| {
+                row.get::<_, Option<i64>>(0)
             })
         })
         .await?;
