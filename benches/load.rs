@@ -44,6 +44,9 @@ impl Server {
             .env("BOOKCHAT_READ_RATE", "0")
             .env("BOOKCHAT_MAX_CONNECTIONS", "4096")
             .env("BOOKCHAT_MAX_EVENT_STREAMS", "2000")
+            // Every bench client speaks from 127.0.0.1.
+            .env("BOOKCHAT_MAX_CONNECTIONS_PER_CLIENT", "4096")
+            .env("BOOKCHAT_MAX_STREAMS_PER_CLIENT", "2000")
             .env("BOOKCHAT_BACKUP_INTERVAL", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

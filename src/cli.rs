@@ -214,6 +214,19 @@ pub struct LimitArgs {
     /// Live /api/events streams open at once (each is also a connection); 0 turns them off.
     #[arg(long, env = "BOOKCHAT_MAX_EVENT_STREAMS", default_value_t = 1000)]
     pub max_event_streams: usize,
+
+    /// Connections one peer address may hold at once (trusted proxies are exempt); more
+    /// are answered 429 and closed.
+    #[arg(
+        long,
+        env = "BOOKCHAT_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub max_connections_per_client: usize,
+
+    /// Live /api/events streams one client may hold at once; more get a 429.
+    #[arg(long, env = "BOOKCHAT_MAX_STREAMS_PER_CLIENT", default_value_t = 8)]
+    pub max_streams_per_client: usize,
 }
 
 impl Default for LimitArgs {
@@ -226,6 +239,8 @@ impl Default for LimitArgs {
             read_burst: 120,
             max_connections: 1024,
             max_event_streams: 1000,
+            max_connections_per_client: 64,
+            max_streams_per_client: 8,
         }
     }
 }

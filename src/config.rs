@@ -7,7 +7,7 @@ use std::time::Duration;
 use hyper::header::HeaderValue;
 
 use crate::backup::BackupPolicy;
-use crate::cli::{AutoBackupArgs, Environment, LogFormat, ServeArgs};
+use crate::cli::{AutoBackupArgs, Environment, LimitArgs, LogFormat, ServeArgs};
 use crate::db::DB_FILE;
 use crate::http::client_ip::{parse_trusted, Cidr};
 use crate::ratelimit::Policy;
@@ -35,6 +35,10 @@ pub enum ConfigError {
     Rate { name: &'static str, reason: String },
     #[error("invalid BOOKCHAT_MAX_CONNECTIONS: it must be at least 1")]
     MaxConnections,
+    #[error("invalid BOOKCHAT_MAX_CONNECTIONS_PER_CLIENT: it must be at least 1")]
+    MaxConnectionsPerClient,
+    #[error("invalid BOOKCHAT_MAX_STREAMS_PER_CLIENT: it must be at least 1 (BOOKCHAT_MAX_EVENT_STREAMS=0 turns streams off)")]
+    MaxStreamsPerClient,
     #[error("invalid BOOKCHAT_BACKUP_KEEP: it must be at least 1")]
     BackupKeep,
     #[error("invalid BOOKCHAT_BACKUP_INTERVAL: at most {MAX_BACKUP_INTERVAL} seconds (a year); 0 turns automatic backups off")]
@@ -69,8 +73,8 @@ pub struct Config {
     pub backups: BackupPolicy,
 }
 
-/// What one connection may cost the server. Only `max_connections` has a flag; the rest
-/// are fixed here (and shortened by tests).
+/// What one connection may cost the server. The caps on counts have flags; the times and
+/// sizes are fixed here (and shortened by tests).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
@@ -83,8 +87,15 @@ pub struct ConnectionLimits {
     pub max_url_bytes: usize,
     /// Open `/api/events` streams at once; more get a 503.
     pub max_event_streams: usize,
+    /// Connections one peer address (IPv6: one /64) may hold; trusted proxies are exempt.
+    pub max_connections_per_client: usize,
+    /// Open `/api/events` streams one client may hold; more get a 429.
+    pub max_streams_per_client: usize,
     /// How often an idle event stream gets a comment line, so proxies keep it open.
     pub heartbeat: Duration,
+    /// How long an event stream waits for its reader to take a frame when its queue is
+    /// full; then the stream and its connection are dropped.
+    pub slow_reader_deadline: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -96,7 +107,10 @@ impl Default for ConnectionLimits {
             max_header_bytes: 16 * 1024,
             max_url_bytes: 8 * 1024,
             max_event_streams: 1000,
+            max_connections_per_client: 64,
+            max_streams_per_client: 8,
             heartbeat: Duration::from_secs(15),
+            slow_reader_deadline: Duration::from_secs(30),
         }
     }
 }
@@ -130,14 +144,7 @@ impl Config {
                 &args.limits.read_rate,
                 args.limits.read_burst,
             )?,
-            connections: ConnectionLimits {
-                max_connections: match args.limits.max_connections {
-                    0 => return Err(ConfigError::MaxConnections),
-                    n => n,
-                },
-                max_event_streams: args.limits.max_event_streams,
-                ..ConnectionLimits::default()
-            },
+            connections: connection_limits(&args.limits)?,
             backups: backup_policy(&args.backups)?,
         })
     }
@@ -149,6 +156,26 @@ impl Config {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join(DB_FILE)
     }
+}
+
+/// Each count cap at 0 would turn every client away, which is surely a mistake; streams
+/// have their own switch for that.
+fn connection_limits(args: &LimitArgs) -> Result<ConnectionLimits, ConfigError> {
+    let at_least_one =
+        |value: usize, err: ConfigError| if value == 0 { Err(err) } else { Ok(value) };
+    Ok(ConnectionLimits {
+        max_connections: at_least_one(args.max_connections, ConfigError::MaxConnections)?,
+        max_event_streams: args.max_event_streams,
+        max_connections_per_client: at_least_one(
+            args.max_connections_per_client,
+            ConfigError::MaxConnectionsPerClient,
+        )?,
+        max_streams_per_client: at_least_one(
+            args.max_streams_per_client,
+            ConfigError::MaxStreamsPerClient,
+        )?,
+        ..ConnectionLimits::default()
+    })
 }
 
 fn backup_policy(args: &AutoBackupArgs) -> Result<BackupPolicy, ConfigError> {
@@ -254,6 +281,27 @@ mod tests {
             policy(MAX_BACKUP_INTERVAL + 1, 1),
             Err(ConfigError::BackupInterval)
         );
+    }
+
+    #[test]
+    fn per_client_caps_are_read_and_must_be_at_least_one() {
+        let limits = |connections, streams| {
+            connection_limits(&LimitArgs {
+                max_connections_per_client: connections,
+                max_streams_per_client: streams,
+                ..LimitArgs::default()
+            })
+        };
+        let read = limits(3, 2).unwrap();
+        assert_eq!(read.max_connections_per_client, 3);
+        assert_eq!(read.max_streams_per_client, 2);
+        let defaults = limits(64, 8).unwrap();
+        assert_eq!(defaults.slow_reader_deadline, Duration::from_secs(30));
+        assert_eq!(
+            limits(0, 2).unwrap_err(),
+            ConfigError::MaxConnectionsPerClient
+        );
+        assert_eq!(limits(3, 0).unwrap_err(), ConfigError::MaxStreamsPerClient);
     }
 
     #[test]

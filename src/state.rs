@@ -1,10 +1,12 @@
 //! `AppState`: the cheap handles every request shares, behind one `Arc`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backup::BackupHandle;
 use crate::config::Config;
 use crate::db::Db;
+use crate::http::caps::ClientCounts;
 use crate::http::request_id::RequestIds;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Limiter, Policy, DEFAULT_CAPACITY};
@@ -24,6 +26,10 @@ pub struct AppState {
     /// Their locks are explained in `ratelimit`.
     pub write_limiter: Option<Limiter>,
     pub read_limiter: Option<Limiter>,
+    /// Open connections per peer address and open event streams per client; their lock
+    /// is explained in `http::caps`.
+    pub client_connections: Arc<ClientCounts>,
+    pub client_streams: Arc<ClientCounts>,
     /// Request counters and the latency histogram: atomics, no lock.
     pub metrics: Metrics,
     pub request_ids: RequestIds,
@@ -39,6 +45,8 @@ impl AppState {
             config,
             db,
             sync,
+            client_connections: Arc::default(),
+            client_streams: Arc::default(),
             metrics: Metrics::default(),
             request_ids: RequestIds::default(),
             backups,

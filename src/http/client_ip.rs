@@ -59,8 +59,7 @@ pub fn parse_trusted(list: &str) -> Result<Vec<Cidr>, String> {
 /// nothing to its left can be trusted.
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
     let peer = canonical(peer);
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|cidr| cidr.contains(ip));
-    if trusted.is_empty() || !is_trusted(peer) {
+    if !is_trusted(peer, trusted) {
         return peer;
     }
     let mut client = peer;
@@ -74,12 +73,22 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
             break;
         };
         client = ip;
-        if !is_trusted(ip) {
+        if !is_trusted(ip, trusted) {
             break;
         }
     }
     client
 }
+
+/// Whether `peer` is one of the trusted proxies.
+pub fn is_trusted(peer: IpAddr, trusted: &[Cidr]) -> bool {
+    trusted.iter().any(|cidr| cidr.contains(peer))
+}
+
+/// The resolved client, put in each request's extensions for handlers that count per
+/// client (the rate limits get it directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
 
 /// One hop: an address, possibly with a port (`1.2.3.4:5678`, `[::1]:80`).
 fn parse_hop(hop: &str) -> Option<IpAddr> {

@@ -27,6 +27,9 @@ pub enum ApiError {
     UriTooLong { limit: usize },
     #[error("{0}")]
     Busy(&'static str),
+    /// One client holds as many of something as it may; others are still served.
+    #[error("{0}")]
+    TooManyOpen(&'static str),
     #[error("the database is unavailable: {0}")]
     Unavailable(#[from] DbError),
 }
@@ -39,7 +42,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::TooManyOpen(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,6 +1,7 @@
 //! The HTTP side: a hyper 1.x server with hand-written routing and pre/post layers.
 
 mod body;
+pub mod caps;
 pub mod client_ip;
 pub mod error;
 mod guard;

@@ -16,7 +16,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{headers, service};
+use super::caps::{ClientSlot, Hangup};
+use super::{client_ip, headers, service, Request};
 use crate::backup::BackupHandle;
 use crate::config::Config;
 use crate::db::Db;
@@ -107,19 +108,12 @@ impl Server {
         let slots = Arc::new(Semaphore::new(
             self.state.config.connections.max_connections,
         ));
-        let overloaded = Bytes::from(overload_answer(self.state.config.is_production()));
+        let refusals = Refusals::new(self.state.config.is_production());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
-                            self.serve(stream, peer, slot, &graceful);
-                        } else {
-                            self.state.metrics.connection_shed();
-                            shed(stream, peer, overloaded.clone());
-                        }
-                    }
+                    Ok((stream, peer)) => self.admit(stream, peer, &slots, &graceful, &refusals),
                     // Out of file descriptors and the like: wait briefly rather than spin.
                     Err(err) => {
                         log::warn!("accept failed: {err}");
@@ -153,18 +147,55 @@ impl Server {
 }
 
 impl Server {
-    /// Serves one connection on its own task; `slot` is held until it closes.
+    /// Serves a new connection, or turns it away: `429` when its peer holds its share of
+    /// connections already, `503` when every slot is taken. A trusted proxy has no share
+    /// of its own: it speaks for many clients.
+    fn admit(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        slots: &Arc<Semaphore>,
+        graceful: &GracefulShutdown,
+        refusals: &Refusals,
+    ) {
+        let config = &self.state.config;
+        let client = if client_ip::is_trusted(peer.ip(), &config.trusted_proxies) {
+            None
+        } else {
+            let key = client_ip::limit_key(peer.ip());
+            let max = config.connections.max_connections_per_client;
+            let Some(client) = self.state.client_connections.acquire(key, max) else {
+                self.state.metrics.connection_shed();
+                log::warn!("{peer} holds too many connections; turning it away");
+                shed(stream, refusals.crowded.clone());
+                return;
+            };
+            Some(client)
+        };
+        let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
+            self.state.metrics.connection_shed();
+            log::warn!("too many open connections; turning away {peer}");
+            shed(stream, refusals.overloaded.clone());
+            return;
+        };
+        self.serve(stream, peer, (slot, client), graceful);
+    }
+
+    /// Serves one connection on its own task; `slots` are held until it closes.
     fn serve(
         &self,
         stream: TcpStream,
         peer: SocketAddr,
-        slot: OwnedSemaphorePermit,
+        slots: (OwnedSemaphorePermit, Option<ClientSlot>),
         graceful: &GracefulShutdown,
     ) {
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&self.state);
-        let service = service_fn(move |req| {
+        let hangup = Hangup::default();
+        let for_requests = hangup.clone();
+        let service = service_fn(move |mut req: Request| {
             let state = Arc::clone(&state);
+            req.extensions_mut().insert(for_requests.clone());
             async move { Ok::<_, Infallible>(service::handle(&state, req, peer).await) }
         });
         let limits = self.state.config.connections;
@@ -178,18 +209,47 @@ impl Server {
         let state = Arc::clone(&self.state);
         state.metrics.connection_opened();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                log::debug!("connection from {peer} ended: {err}");
+            tokio::select! {
+                ended = connection => if let Err(err) = ended {
+                    log::debug!("connection from {peer} ended: {err}");
+                },
+                // Dropping the connection closes the socket, whatever hyper still had to
+                // write to a reader that stopped reading.
+                () = hangup.requested() => log::info!("hung up on {peer}: it stopped reading"),
             }
             state.metrics.connection_closed();
-            drop(slot);
+            drop(slots);
         });
     }
 }
 
-/// Every slot is taken: answer 503 at once and close, rather than queue without bound.
-fn shed(mut stream: TcpStream, peer: SocketAddr, answer: Bytes) {
-    log::warn!("too many open connections; turning away {peer}");
+/// The answers for connections turned away, built once.
+struct Refusals {
+    /// Every slot is taken.
+    overloaded: Bytes,
+    /// The peer holds its share already.
+    crowded: Bytes,
+}
+
+impl Refusals {
+    fn new(production: bool) -> Refusals {
+        Refusals {
+            overloaded: refusal_answer(
+                "503 Service Unavailable",
+                "the server is busy; try again shortly",
+                production,
+            ),
+            crowded: refusal_answer(
+                "429 Too Many Requests",
+                "too many open connections from this address",
+                production,
+            ),
+        }
+    }
+}
+
+/// Answers at once and closes, rather than queue without bound.
+fn shed(mut stream: TcpStream, answer: Bytes) {
     tokio::spawn(async move {
         let write = async {
             stream.write_all(&answer).await?;
@@ -199,13 +259,15 @@ fn shed(mut stream: TcpStream, peer: SocketAddr, answer: Bytes) {
     });
 }
 
-/// The full HTTP/1.1 answer sent when shedding, with the headers every response carries.
-fn overload_answer(production: bool) -> Vec<u8> {
-    let body = br#"{"error":"the server is busy; try again shortly"}"#;
+/// The full HTTP/1.1 answer sent when shedding, with the error shape and the headers
+/// every response carries.
+fn refusal_answer(status: &str, error: &str, production: bool) -> Bytes {
+    let body = serde_json::json!({ "error": error }).to_string();
+    let body = body.as_bytes();
     let mut headers = HeaderMap::new();
     headers::secure(&mut headers, production);
     let mut answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n",
         body.len()
     )
@@ -218,7 +280,7 @@ fn overload_answer(production: bool) -> Vec<u8> {
     }
     answer.extend_from_slice(b"\r\n");
     answer.extend_from_slice(body);
-    answer
+    Bytes::from(answer)
 }
 
 async fn close_db(db: Db) {

@@ -23,7 +23,7 @@ struct Seen {
     id: HeaderValue,
 }
 
-pub async fn handle(state: &AppState, req: Request, peer: SocketAddr) -> Response {
+pub async fn handle(state: &AppState, mut req: Request, peer: SocketAddr) -> Response {
     let started = Instant::now();
     let seen = Seen {
         method: req.method().clone(),
@@ -32,6 +32,8 @@ pub async fn handle(state: &AppState, req: Request, peer: SocketAddr) -> Respons
         client: client_ip::resolve(peer.ip(), req.headers(), &state.config.trusted_proxies),
         id: state.request_ids.for_request(req.headers()),
     };
+    req.extensions_mut()
+        .insert(client_ip::ClientAddr(seen.client));
     let origin = req.headers().get(ORIGIN).cloned();
     let production = state.config.is_production();
 

@@ -11,6 +11,7 @@ mod fake_github;
 mod group_commit;
 mod hardening;
 mod headers;
+mod hostile;
 mod import;
 mod limits;
 mod observability;

@@ -45,10 +45,12 @@ pub fn args(data_dir: &Path) -> ServeArgs {
         environment: Environment::Development,
         log_format: None,
         cors_origins: "*".into(),
-        // Most tests post more than a burst; the rate-limit tests turn limits back on.
+        // Most tests post more than a burst, and some open hundreds of connections at
+        // once, all from 127.0.0.1; the limit tests turn these limits back on.
         limits: LimitArgs {
             write_rate: "0".into(),
             read_rate: "0".into(),
+            max_connections_per_client: 1024,
             ..LimitArgs::default()
         },
         // Off, so tests write no backups; the backup tests turn them back on.

@@ -1,12 +1,15 @@
 //! `GET /api/events`: Server-Sent Events. Every new message (with an `id:` to resume from)
 //! and every sync change is pushed to each open stream as it happens; `Last-Event-ID`
 //! resumes without gaps or repeats, across restarts too, because the backlog comes from
-//! the database; a comment line keeps idle streams alive through proxies.
+//! the database; a comment line keeps idle streams alive through proxies. Each client may
+//! hold a few streams, and a reader that stops reading is dropped with its connection.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Frame};
@@ -14,8 +17,11 @@ use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::StatusCode;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::SendTimeoutError;
 
 use crate::db::{Db, Page};
+use crate::http::caps::{ClientSlot, Hangup};
+use crate::http::client_ip::{limit_key, ClientAddr};
 use crate::http::query::parse_id;
 use crate::http::{ApiError, Request, Response};
 use crate::live::{Event, Live, StreamSlot, CACHED};
@@ -36,6 +42,13 @@ const QUEUE: usize = 64;
 pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let live = state.db.live();
     let limits = &state.config.connections;
+    // The client's share first: one greedy client is told so, and takes no global slot.
+    let client = state
+        .client_streams
+        .acquire(client_key(&req), limits.max_streams_per_client)
+        .ok_or(ApiError::TooManyOpen(
+            "too many open event streams from this client; close one first",
+        ))?;
     let slot = live
         .open_stream(limits.max_event_streams)
         .ok_or(ApiError::Busy(
@@ -48,7 +61,9 @@ pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError
         live: Arc::clone(live),
         cursor,
         frames,
-        _slot: slot,
+        reader_deadline: limits.slow_reader_deadline,
+        hangup: req.extensions().get::<Hangup>().cloned(),
+        _slots: (slot, client),
     };
     tokio::spawn(feed.run(limits.heartbeat));
     let mut response = Response::new(ChannelBody(body).boxed());
@@ -58,6 +73,16 @@ pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError
     headers.insert(CACHE_CONTROL, NO_CACHE);
     headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// The key the client's streams are counted under. `service::handle` names the client of
+/// every request; were it ever missing, such requests would share one count.
+fn client_key(req: &Request) -> IpAddr {
+    let client = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.0);
+    limit_key(client)
 }
 
 /// Where the stream starts: after `Last-Event-ID` (what a reconnecting browser sends),
@@ -92,11 +117,15 @@ struct Feed {
     /// The id of the last message sent: nothing at or below it is sent again.
     cursor: i64,
     frames: mpsc::Sender<Bytes>,
-    _slot: StreamSlot,
+    /// How long a full queue may wait for the reader before the stream is dropped.
+    reader_deadline: Duration,
+    /// Closes the connection of a reader that stopped reading.
+    hangup: Option<Hangup>,
+    _slots: (StreamSlot, ClientSlot),
 }
 
 impl Feed {
-    async fn run(mut self, heartbeat: std::time::Duration) {
+    async fn run(mut self, heartbeat: Duration) {
         // Subscribe before reading the backlog: whatever commits in between arrives twice
         // at worst, and the cursor drops the second copy.
         let mut events = self.live.subscribe();
@@ -180,9 +209,24 @@ impl Feed {
         }
     }
 
-    /// False once the client has gone.
+    /// False once the client has gone, or has taken nothing for `reader_deadline` while
+    /// the queue was full: a reader that stopped reading would otherwise hold its slot,
+    /// its connection and the queued frames for as long as it liked.
     async fn send(&self, bytes: Bytes) -> bool {
-        self.frames.send(bytes).await.is_ok()
+        match self.frames.send_timeout(bytes, self.reader_deadline).await {
+            Ok(()) => true,
+            Err(SendTimeoutError::Closed(_)) => false,
+            Err(SendTimeoutError::Timeout(_)) => {
+                log::info!(
+                    "an event stream's reader took nothing for {:?}; dropping the stream",
+                    self.reader_deadline
+                );
+                if let Some(hangup) = &self.hangup {
+                    hangup.hang_up();
+                }
+                false
+            }
+        }
     }
 }
 
