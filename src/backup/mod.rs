@@ -4,6 +4,7 @@
 
 mod auto;
 pub mod files;
+mod rebuild;
 mod restore;
 pub mod verify;
 

@@ -1,17 +1,19 @@
-//! `restore`: replaces the database with a checked copy of a backup file, keeping the
-//! replaced database as a verified backup. Every failure before the final rename leaves
-//! `bookchat.db` exactly as it was.
+//! `restore`: replaces the database with a fresh one rebuilt from a backup file's messages,
+//! keeping the replaced database as a verified backup. The file is untrusted input: it is
+//! read, never adopted. Every failure before the final rename leaves `bookchat.db` exactly
+//! as it was.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::rebuild::{self, Carried};
 use super::{
     copy_database, db_path, default_destination, remove_quietly, snapshot, sync_dir, sync_file,
     temp_path, verify, BackupError, Kind, Problem, Snapshot,
 };
-use crate::db::sidecar;
+use crate::db::{sidecar, DbError};
 use crate::lock::{DataDirLock, LockError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,10 @@ pub enum RestoreError {
     StaleWal(PathBuf),
     #[error("{0}")]
     Backup(#[from] BackupError),
+    #[error("cannot build the restored database: {0}")]
+    Build(DbError),
+    #[error("the rebuilt database failed verification, so nothing was restored: {0}")]
+    Unverified(Problem),
     #[error("cannot restore: {context}: {source}")]
     Sqlite {
         context: String,
@@ -49,8 +55,9 @@ pub struct Restored {
     pub previous: Option<Snapshot>,
 }
 
-/// Checks `file` and makes it the database of `data_dir`. Holds the data-directory lock
-/// throughout, so no server can start on a half-restored directory, and refuses if one runs.
+/// Checks `file` and makes a database rebuilt from its messages the database of `data_dir`.
+/// Holds the data-directory lock throughout, so no server can start on a half-restored
+/// directory, and refuses if one runs.
 pub fn restore(data_dir: &Path, file: &Path) -> Result<Restored, RestoreError> {
     let refused = |problem| RestoreError::Refused {
         file: file.to_owned(),
@@ -63,50 +70,75 @@ pub fn restore(data_dir: &Path, file: &Path) -> Result<Restored, RestoreError> {
     )))?;
     let _lock = DataDirLock::acquire(data_dir)?;
     let db = db_path(data_dir);
-    let temp = temp_path(&db, "restore");
-    let result = restore_locked(file, &db, &temp, data_dir);
-    if result.is_err() {
-        remove_quietly(&temp);
-    }
+    let temps = Temps {
+        source: temp_path(&db, "restore-source"),
+        fresh: temp_path(&db, "restore"),
+    };
+    // Leftovers of a crashed restore under the same pid must not be built upon.
+    temps.remove();
+    let result = restore_locked(file, &db, &temps, data_dir);
+    // The fresh database is gone by now when all went well: it was renamed into place.
+    temps.remove();
     result
+}
+
+/// The hidden files a restore works in, beside the database.
+struct Temps {
+    /// A copy of the file, the only thing ever opened as the file.
+    source: PathBuf,
+    /// The database being built, renamed to `bookchat.db` at the end.
+    fresh: PathBuf,
+}
+
+impl Temps {
+    fn remove(&self) {
+        remove_quietly(&self.source);
+        remove_quietly(&self.fresh);
+    }
 }
 
 fn restore_locked(
     file: &Path,
     db: &Path,
-    temp: &Path,
+    temps: &Temps,
     data_dir: &Path,
 ) -> Result<Restored, RestoreError> {
-    // Check the copy, not the original: what is checked is then exactly what gets renamed.
-    let messages = copy_and_check(file, temp)?;
+    let built = check_and_rebuild(file, temps)?;
     let previous = if db.exists() {
         let dest = default_destination(data_dir, Kind::PreRestore)?;
         Some(snapshot(db, &dest).map_err(RestoreError::KeepCurrent)?)
     } else {
         None
     };
+    // Read from the kept backup: it is exactly what gets replaced, since the lock is held.
+    let carried = match &previous {
+        Some(kept) => rebuild::read_replaced(&kept.path)?,
+        None => Carried::default(),
+    };
+    rebuild::finish(&temps.fresh, &built, &carried)?;
     empty_wal(db)?;
-    sync_file(temp)?;
-    std::fs::rename(temp, db).map_err(BackupError::io(format!(
-        "cannot move the restored copy to {}",
+    sync_file(&temps.fresh)?;
+    std::fs::rename(&temps.fresh, db).map_err(BackupError::io(format!(
+        "cannot move the restored database to {}",
         db.display()
     )))?;
     sync_dir(db)?;
     Ok(Restored {
         db_path: db.to_owned(),
-        messages,
+        messages: built.messages,
         previous,
     })
 }
 
 /// Copies `file` through the backup API (so a WAL-mode file is read as one consistent
-/// state) and runs every check on the copy.
-fn copy_and_check(file: &Path, temp: &Path) -> Result<i64, RestoreError> {
+/// state), checks the copy with every guard up, and builds the fresh database from its
+/// messages.
+fn check_and_rebuild(file: &Path, temps: &Temps) -> Result<rebuild::Built, RestoreError> {
     let refused = |problem| RestoreError::Refused {
         file: file.to_owned(),
         problem,
     };
-    if let Err(err) = copy_database(file, temp) {
+    if let Err(err) = copy_database(file, &temps.source) {
         return Err(match err.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
                 refused(Problem::Corrupt(err.to_string()))
@@ -117,10 +149,10 @@ fn copy_and_check(file: &Path, temp: &Path) -> Result<i64, RestoreError> {
             },
         });
     }
-    let copy = verify::open_copy(temp).map_err(refused)?;
-    verify::integrity(&copy).map_err(refused)?;
-    verify::schema(&copy).map_err(refused)?;
-    verify::message_count(&copy).map_err(refused)
+    let source = verify::open_untrusted(&temps.source).map_err(refused)?;
+    verify::integrity(&source).map_err(refused)?;
+    let shape = verify::schema(&source).map_err(refused)?;
+    rebuild::copy_messages(&source, shape, &temps.fresh, file)
 }
 
 /// Folds the current database's write-ahead log into it and removes the log and its index.

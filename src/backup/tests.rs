@@ -208,3 +208,138 @@ fn restore_refuses_bad_files_and_a_locked_directory_without_changing_anything() 
     assert_eq!(std::fs::read(&db).unwrap(), before);
     assert!(!dir.path().join(files::BACKUPS_DIR).exists());
 }
+
+/// A schema-2 file whose messages table takes any value (no NOT NULL, no types checked),
+/// holding one row made of `values`.
+fn loose_file(path: &Path, values: &str) {
+    Connection::open(path)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, content TEXT, author TEXT, \
+             created_at TEXT, git_commit_hash TEXT, synced INTEGER, deleted_at TEXT);
+             INSERT INTO messages VALUES ({values});
+             PRAGMA user_version = 2;"
+        ))
+        .unwrap();
+}
+
+#[test]
+fn restore_refuses_rows_of_the_wrong_types_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bookchat.db");
+    drop(bookchat_db(&db, 2));
+    let before = std::fs::read(&db).unwrap();
+    for (i, (values, expected)) in [
+        (
+            "1, x'00ff', NULL, 'now', NULL, 0, NULL",
+            "message 1: content is a blob, not text",
+        ),
+        (
+            "1, NULL, NULL, 'now', NULL, 0, NULL",
+            "message 1: content is null, not text",
+        ),
+        // TEXT columns turn numbers into text, so only blobs get through as non-text.
+        (
+            "1, 'hi', x'01', 'now', NULL, 0, NULL",
+            "message 1: author is a blob, not text",
+        ),
+        (
+            "1, 'hi', NULL, x'02', NULL, 0, NULL",
+            "message 1: created_at is a blob",
+        ),
+        (
+            "1, 'hi', NULL, 'now', x'03', 0, NULL",
+            "message 1: git_commit_hash is a blob",
+        ),
+        (
+            "1, 'hi', NULL, 'now', NULL, 0.5, NULL",
+            "message 1: synced is a real number",
+        ),
+        (
+            "1, 'hi', NULL, 'now', NULL, 2, NULL",
+            "message 1: synced is 2, not 0 or 1",
+        ),
+        (
+            "1, 'hi', NULL, 'now', NULL, 'yes', NULL",
+            "message 1: synced is text, not 0 or 1",
+        ),
+        (
+            "1, 'hi', NULL, 'now', NULL, 0, x'04'",
+            "message 1: deleted_at is a blob",
+        ),
+        (
+            "1, CAST(x'ff' AS TEXT), NULL, 'now', NULL, 0, NULL",
+            "message 1: content is not UTF-8",
+        ),
+        ("-4, 'hi', NULL, 'now', NULL, 0, NULL", "id -4 is outside"),
+        (
+            "9007199254740992, 'hi', NULL, 'now', NULL, 0, NULL",
+            "is outside 1..=9007199254740991",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.path().join(format!("bad{i}.db"));
+        loose_file(&file, values);
+        let err = restore(dir.path(), &file).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                RestoreError::Refused {
+                    problem: Problem::BadMessage(_),
+                    ..
+                }
+            ),
+            "{values}: {err}"
+        );
+        assert!(err.to_string().contains(expected), "{values}: {err}");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert!(!dir.path().join(files::BACKUPS_DIR).exists());
+    assert!(!names_in(dir.path()).iter().any(|n| n.starts_with('.')));
+}
+
+#[test]
+fn a_schema_one_file_restores_and_tombstones_stay_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v1.db");
+    Connection::open(&old)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, content TEXT NOT NULL, author TEXT,
+                 created_at TEXT NOT NULL, git_commit_hash TEXT, synced INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO messages VALUES (3, 'old', 'ann', 't1', 'abc', 1);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    let data = dir.path().join("data");
+    assert_eq!(restore(&data, &old).unwrap().messages, 1);
+    let newer = dir.path().join("v3.db");
+    let conn = bookchat_db(&newer, 2);
+    crate::db::tombstone(&conn, 2, "t2").unwrap();
+    drop(conn);
+    restore(&data, &newer).unwrap();
+    let conn = Connection::open(data.join("bookchat.db")).unwrap();
+    let rows: Vec<(i64, String, Option<String>, i64)> = conn
+        .prepare("SELECT id, content, deleted_at, synced FROM messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (1, "m0".into(), None, 0),
+            (2, String::new(), Some("t2".into()), 0)
+        ]
+    );
+    let floor: i64 = conn
+        .query_row("SELECT id FROM id_floor", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        floor, 3,
+        "id 3 of the replaced schema-1 database is never reissued"
+    );
+}

@@ -4,21 +4,34 @@
 use std::io::Read;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::db::SCHEMA_VERSION;
 
 /// The first 16 bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
-/// The columns BookChat reads and writes; a table without any of them is not ours.
-const COLUMNS: [&str; 6] = [
-    "id",
-    "content",
-    "author",
-    "created_at",
-    "git_commit_hash",
-    "synced",
+/// The columns of `messages` BookChat copies out of a file, with their declared types.
+/// Others may be there and are ignored; `deleted_at` arrived with schema 2, so it may be
+/// missing from an older file.
+const COLUMNS: [(&str, &str); 6] = [
+    ("id", "INTEGER"),
+    ("content", "TEXT"),
+    ("author", "TEXT"),
+    ("created_at", "TEXT"),
+    ("git_commit_hash", "TEXT"),
+    ("synced", "INTEGER"),
 ];
+const DELETED_AT: (&str, &str) = ("deleted_at", "TEXT");
+
+/// What of BookChat's schema a checked file has, beyond the columns every version has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// The `deleted_at` column (schema 2 and later): tombstones come along as tombstones.
+    pub deleted_at: bool,
+    /// The `id_floor` table (schema 3 and later): the highest id the file's server issued.
+    pub id_floor: bool,
+}
 
 /// Why a file is not a database BookChat can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +44,8 @@ pub enum Problem {
     Corrupt(String),
     #[error("not a BookChat database ({0})")]
     NotBookChat(String),
+    #[error("it holds a message BookChat cannot use ({0})")]
+    BadMessage(String),
     #[error(
         "its schema version {found} is newer than this bookchat understands \
          (version {SCHEMA_VERSION}); use a newer bookchat"
@@ -84,9 +99,32 @@ pub fn integrity(conn: &Connection) -> Result<(), Problem> {
     }
 }
 
-/// A BookChat schema no newer than ours: a known `user_version` and the messages table
-/// with every column we use. Run after `integrity`, so a read failure here is not damage.
-pub fn schema(conn: &Connection) -> Result<(), Problem> {
+/// Opens a file that came from outside for reading only, with SQLite's guards up: defensive
+/// mode (no writable schema, no shadow-table writes), an untrusted schema (the same as
+/// `PRAGMA trusted_schema = OFF`, but set before the schema is ever parsed), and views and
+/// triggers off. Restore only reads rows of real tables, so none of the file's own code
+/// can run, even by mistake.
+pub fn open_untrusted(path: &Path) -> Result<Connection, Problem> {
+    let conn = open_copy(path)?;
+    for (config, on) in [
+        (DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true),
+        (DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false),
+        (DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false),
+        (DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false),
+    ] {
+        match conn.set_db_config(config, on) {
+            Ok(now) if now == on => {}
+            Ok(_) => return Err(Problem::Corrupt(format!("SQLite ignored {config:?}"))),
+            Err(err) => return Err(Problem::Corrupt(format!("cannot guard it: {err}"))),
+        }
+    }
+    Ok(conn)
+}
+
+/// A BookChat schema no newer than ours: a known `user_version`, and `messages` a real table
+/// with every column we copy, of our declared types, keyed by an INTEGER PRIMARY KEY `id`.
+/// Run after `integrity`, so a read failure here is not damage.
+pub fn schema(conn: &Connection) -> Result<Shape, Problem> {
     let unreadable = |err: rusqlite::Error| Problem::Corrupt(err.to_string());
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -99,24 +137,113 @@ pub fn schema(conn: &Connection) -> Result<(), Problem> {
             "it has no BookChat schema version".into(),
         ));
     }
-    let columns: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('messages')")
-        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
-        .map_err(unreadable)?;
-    if columns.is_empty() {
-        return Err(Problem::NotBookChat("it has no messages table".into()));
+    real_table(conn, "messages")?.ok_or_else(|| not_ours("it has no messages table"))?;
+    let columns = table_info(conn).map_err(unreadable)?;
+    let deleted_at = columns.iter().any(|c| c.is(DELETED_AT.0));
+    let mut wanted = COLUMNS.to_vec();
+    if deleted_at {
+        wanted.push(DELETED_AT);
     }
-    let missing: Vec<&str> = COLUMNS
-        .into_iter()
-        .filter(|wanted| !columns.iter().any(|c| c == wanted))
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(name, _)| !columns.iter().any(|c| c.is(name)))
+        .map(|(name, _)| *name)
         .collect();
     if !missing.is_empty() {
-        return Err(Problem::NotBookChat(format!(
+        return Err(not_ours(&format!(
             "its messages table lacks {}",
             missing.join(", ")
         )));
     }
-    Ok(())
+    for column in &columns {
+        if let Some((name, declared)) = wanted.iter().find(|(name, _)| column.is(name)) {
+            if !column.declared.eq_ignore_ascii_case(declared) {
+                return Err(not_ours(&format!(
+                    "its messages.{name} is declared {:?}, not {declared}",
+                    column.declared
+                )));
+            }
+        }
+    }
+    // Only `id` may be (all of) the key: then ids are unique and stand for the rowid.
+    if columns
+        .iter()
+        .any(|c| c.is("id") != (c.pk == 1) || c.pk > 1)
+    {
+        return Err(not_ours(
+            "its messages table is not keyed by an INTEGER PRIMARY KEY id",
+        ));
+    }
+    let id_floor = real_table(conn, "id_floor")?.is_some();
+    Ok(Shape {
+        deleted_at,
+        id_floor,
+    })
+}
+
+fn not_ours(why: &str) -> Problem {
+    Problem::NotBookChat(why.to_owned())
+}
+
+/// `Some` when `name` is an ordinary table, `None` when nothing has that name. A view, a
+/// virtual table or anything else under the name is refused: reading it would run the
+/// file's own code instead of reading its rows.
+fn real_table(conn: &Connection, name: &str) -> Result<Option<()>, Problem> {
+    let found: Option<(String, String)> = conn
+        .query_row(
+            "SELECT type, coalesce(sql, '') FROM main.sqlite_master \
+             WHERE name = ?1 COLLATE NOCASE",
+            [name],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(|err| Problem::Corrupt(err.to_string()))?;
+    match found {
+        None => Ok(None),
+        Some((kind, sql))
+            if kind == "table"
+                && !sql
+                    .trim_start()
+                    .to_ascii_uppercase()
+                    .starts_with("CREATE VIRTUAL") =>
+        {
+            Ok(Some(()))
+        }
+        Some((kind, _)) => Err(not_ours(&format!(
+            "its {name} is a {}, not a table",
+            if kind == "table" {
+                "virtual table"
+            } else {
+                kind.as_str()
+            }
+        ))),
+    }
+}
+
+struct Column {
+    name: String,
+    declared: String,
+    pk: i64,
+}
+
+impl Column {
+    /// SQLite's column names ignore ASCII case, so `ID` is `id`.
+    fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+}
+
+fn table_info(conn: &Connection) -> rusqlite::Result<Vec<Column>> {
+    let mut stmt =
+        conn.prepare("SELECT name, type, pk FROM pragma_table_info('messages', 'main')")?;
+    let columns = stmt.query_map([], |row| {
+        Ok(Column {
+            name: row.get(0)?,
+            declared: row.get(1)?,
+            pk: row.get(2)?,
+        })
+    })?;
+    columns.collect()
 }
 
 /// Reading the count back proves the messages table answers, not just that pages are sane.
@@ -168,7 +295,13 @@ mod tests {
         drop(conn);
         let copy = open_copy(&path).unwrap();
         assert_eq!(integrity(&copy), Ok(()));
-        assert_eq!(schema(&copy), Ok(()));
+        assert_eq!(
+            schema(&copy),
+            Ok(Shape {
+                deleted_at: true,
+                id_floor: true
+            })
+        );
         assert_eq!(message_count(&copy), Ok(1));
     }
 
@@ -203,6 +336,70 @@ mod tests {
             schema(&newer),
             Err(Problem::TooNew {
                 found: SCHEMA_VERSION + 1
+            })
+        );
+    }
+
+    /// A versioned file whose `messages` is made by `sql`, and the problem `schema` names.
+    fn shape_of(dir: &Path, name: &str, sql: &str) -> Result<Shape, Problem> {
+        let path = dir.join(name);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(sql).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        drop(conn);
+        schema(&open_untrusted(&path).unwrap())
+    }
+
+    #[test]
+    fn only_a_real_table_keyed_by_an_integer_id_is_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let columns = "content TEXT, author TEXT, created_at TEXT, git_commit_hash TEXT, \
+                       synced INTEGER";
+        let cases = [
+            (
+                format!(
+                    "CREATE TABLE t (id INTEGER PRIMARY KEY, {columns}); \
+                         CREATE VIEW messages AS SELECT * FROM t;"
+                ),
+                "its messages is a view, not a table",
+            ),
+            (
+                format!("CREATE TABLE messages (id INTEGER, {columns})"),
+                "not keyed by an INTEGER PRIMARY KEY id",
+            ),
+            (
+                format!("CREATE TABLE messages (id INTEGER, {columns}, PRIMARY KEY (id, content))"),
+                "not keyed by an INTEGER PRIMARY KEY id",
+            ),
+            (
+                "CREATE TABLE messages (id INTEGER PRIMARY KEY, content BLOB, author TEXT, \
+                 created_at TEXT, git_commit_hash TEXT, synced INTEGER)"
+                    .to_owned(),
+                "messages.content is declared \"BLOB\", not TEXT",
+            ),
+            (
+                format!(
+                    "CREATE TABLE messages (id INTEGER PRIMARY KEY, {columns}, deleted_at INT)"
+                ),
+                "messages.deleted_at is declared \"INT\", not TEXT",
+            ),
+        ];
+        for (i, (sql, expected)) in cases.iter().enumerate() {
+            let err = shape_of(dir.path(), &format!("{i}.db"), sql).unwrap_err();
+            assert!(matches!(err, Problem::NotBookChat(_)), "{sql}: {err}");
+            assert!(err.to_string().contains(expected), "{sql}: {err}");
+        }
+        // Extra columns are fine; a schema-1 file has neither `deleted_at` nor a floor.
+        let older = shape_of(
+            dir.path(),
+            "older.db",
+            &format!("CREATE TABLE Messages (ID integer primary key, {columns}, extra BLOB)"),
+        );
+        assert_eq!(
+            older,
+            Ok(Shape {
+                deleted_at: false,
+                id_floor: false
             })
         );
     }

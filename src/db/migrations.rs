@@ -27,6 +27,11 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN deleted_at TEXT;
     CREATE TABLE sync_writes (at_ms INTEGER NOT NULL);
     CREATE INDEX sync_writes_at ON sync_writes (at_ms);",
+    // 3: the id floor. New ids start above both `max(id)` and this one row, which a restore
+    // raises to the highest id the replaced database or the restored file ever issued: ids
+    // of messages already on GitHub (or in a client's `after=` cursor) are never reused.
+    "CREATE TABLE id_floor (id INTEGER NOT NULL);
+    INSERT INTO id_floor (id) VALUES (0);",
 ];
 
 /// The schema version this binary writes.
@@ -85,6 +90,22 @@ mod tests {
             indexes,
             ["messages_created_at", "messages_unsynced", "sync_writes_at"]
         );
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(tables, ["id_floor", "messages", "sync_writes"]);
+        let floor: Vec<i64> = conn
+            .prepare("SELECT id FROM id_floor")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(floor, [0], "one row: nothing issued yet");
     }
 
     #[test]

@@ -18,6 +18,14 @@ pub(super) enum WriteJob {
     Stop,
 }
 
+/// Inserts one message with the next id: above every stored id and above the id floor, so
+/// a restore of an older backup never hands out an id that was issued before. Both maxima
+/// are b-tree lookups (the rowid's last entry, the floor's one row), not scans.
+const NEXT_MESSAGE: &str = "INSERT INTO messages (id, content, author, created_at, synced) \
+     VALUES ((SELECT max(coalesce((SELECT max(id) FROM messages), 0), \
+                         coalesce((SELECT max(id) FROM id_floor), 0)) + 1), \
+             ?1, ?2, ?3, 0)";
+
 type Pending = (NewMessage, oneshot::Sender<Result<Message, DbError>>);
 
 /// Waits for an insert, takes every other one already queued, and commits them together:
@@ -72,9 +80,7 @@ fn insert_all<'a>(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stored = Vec::new();
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO messages (content, author, created_at, synced) VALUES (?1, ?2, ?3, 0)",
-        )?;
+        let mut stmt = tx.prepare_cached(NEXT_MESSAGE)?;
         for message in messages {
             let created_at = now_rfc3339();
             stmt.execute((message.content(), message.author(), &created_at))?;
@@ -113,4 +119,68 @@ pub fn tombstone(conn: &rusqlite::Connection, id: i64, at: &str) -> rusqlite::Re
         (id, at),
     )?;
     Ok(changed == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn post(conn: &mut Connection, texts: &[&str]) -> Vec<i64> {
+        let messages: Vec<NewMessage> = texts
+            .iter()
+            .map(|t| NewMessage::parse(t, None).unwrap())
+            .collect();
+        let stored = insert_all(conn, messages.iter()).unwrap();
+        stored.into_iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn new_ids_start_above_both_the_largest_id_and_the_floor() {
+        let mut conn = migrated();
+        assert_eq!(post(&mut conn, &["a", "b"]), [1, 2]);
+        conn.execute("UPDATE id_floor SET id = 40", []).unwrap();
+        // The id answered is the id stored (`last_insert_rowid` sees the explicit id).
+        assert_eq!(post(&mut conn, &["c", "d"]), [41, 42]);
+        let stored: Vec<i64> = conn
+            .prepare("SELECT id FROM messages ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(stored, [1, 2, 41, 42]);
+        // A floor below the largest id changes nothing; deleting rows never lowers an id.
+        conn.execute("UPDATE id_floor SET id = 3", []).unwrap();
+        conn.execute("DELETE FROM messages WHERE id > 2", [])
+            .unwrap();
+        assert_eq!(post(&mut conn, &["e"]), [4]);
+    }
+
+    #[test]
+    fn the_next_id_is_looked_up_not_scanned_for() {
+        let conn = migrated();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {NEXT_MESSAGE}"))
+            .unwrap()
+            .query_map(("x", "y", "z"), |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        // `max(id)` of the rowid reads the b-tree's last entry: no step of the plan scans
+        // `messages`, however many rows it holds.
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN messages")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().any(|step| step == "SEARCH messages"),
+            "{plan:?}"
+        );
+    }
 }

@@ -19,6 +19,7 @@ mod openapi;
 mod ops;
 mod ops_stats;
 mod persistence;
+mod restore_untrusted;
 mod screenshots;
 mod shutdown;
 mod support;
