@@ -32,6 +32,9 @@ const MIGRATIONS: &[&str] = &[
     // of messages already on GitHub (or in a client's `after=` cursor) are never reused.
     "CREATE TABLE id_floor (id INTEGER NOT NULL);
     INSERT INTO id_floor (id) VALUES (0);",
+    // 4: the deletions of the last day, which every event stream's `snapshot` lists; a
+    // partial index, so finding them reads only tombstones, however long the history.
+    "CREATE INDEX messages_deleted ON messages (deleted_at, id) WHERE deleted_at IS NOT NULL;",
 ];
 
 /// The schema version this binary writes.
@@ -88,7 +91,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             indexes,
-            ["messages_created_at", "messages_unsynced", "sync_writes_at"]
+            [
+                "messages_created_at",
+                "messages_deleted",
+                "messages_unsynced",
+                "sync_writes_at"
+            ]
         );
         let tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
