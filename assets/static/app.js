@@ -1,9 +1,10 @@
 // BookChat entry module: owns page state, the message list, live updates (Server-Sent
 // Events, with polling as the fallback), load-older, optimistic sending and the composer.
 // Network calls live in api.js, DOM building in render.js, browser storage in store.js,
-// the sync-trouble banner in banner.js.
+// the sync-trouble banner in banner.js, the reading of a stream's snapshot in snapshot.js.
 import { api, describeError } from "./api.js";
 import { followSync } from "./banner.js";
+import { readSnapshot } from "./snapshot.js";
 import { buildMessage, fillMessage, setStatus, toast } from "./render.js";
 import { loadOwnIds, saveOwnIds, storeAuthor, storedAuthor } from "./store.js";
 
@@ -67,6 +68,13 @@ function applyServer(root, msg) {
   root.classList.toggle("own", isOwn(msg));
   state.byId.set(msg.id, { el: root, msg });
   state.oldest = state.oldest == null ? msg.id : Math.min(state.oldest, msg.id);
+}
+
+function removeMessage(id) {
+  const entry = state.byId.get(id);
+  if (!entry) return;
+  entry.el.remove();
+  state.byId.delete(id);
 }
 
 function updateExisting(msg) {
@@ -219,6 +227,16 @@ function startLive() {
   source.addEventListener("synced", (event) => {
     const msg = parseEvent(event);
     if (msg && state.byId.has(msg.id)) updateExisting(msg);
+  });
+  // Sent first on every (re)connection: deletions leave, and marks that may have turned
+  // synced while the page was away are read again.
+  source.addEventListener("snapshot", (event) => {
+    const snapshot = parseEvent(event);
+    if (!snapshot) return;
+    const { remove, stale } = readSnapshot(snapshot, state.byId);
+    for (const id of remove) removeMessage(id);
+    if (remove.length) updateEmpty();
+    if (stale) refreshUnsynced().catch(() => {});
   });
   // The server skipped a backlog too long to replay (the page was away a long time).
   source.addEventListener("reset", () => reloadHistory().catch(pollSoon));

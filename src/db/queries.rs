@@ -90,6 +90,31 @@ pub fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
     })
 }
 
+/// What a page that was away must learn when its stream opens: the unsynced messages among
+/// the newest `window` and the messages deleted since `deleted_since` (RFC 3339), at most
+/// `window` of those, oldest first. Two index walks, each bounded by `window`.
+pub fn snapshot(
+    conn: &Connection,
+    window: u32,
+    deleted_since: &str,
+) -> rusqlite::Result<(Vec<i64>, Vec<i64>)> {
+    let unsynced = conn
+        .prepare_cached(
+            "SELECT id FROM (SELECT id, synced, deleted_at FROM messages ORDER BY id DESC \
+             LIMIT ?1) WHERE synced = 0 AND deleted_at IS NULL ORDER BY id",
+        )?
+        .query_map([window], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let deleted = conn
+        .prepare_cached(
+            "SELECT id FROM messages WHERE deleted_at IS NOT NULL AND deleted_at >= ?1 \
+             ORDER BY deleted_at, id LIMIT ?2",
+        )?
+        .query_map((deleted_since, window), |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok((unsynced, deleted))
+}
+
 pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         id: row.get(0)?,

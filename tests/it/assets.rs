@@ -44,6 +44,7 @@ async fn static_files_have_types_etags_and_cache_policy() {
         ("/static/app.js", "text/javascript; charset=utf-8"),
         ("/static/api.js", "text/javascript; charset=utf-8"),
         ("/static/banner.js", "text/javascript; charset=utf-8"),
+        ("/static/snapshot.js", "text/javascript; charset=utf-8"),
         ("/static/render.js", "text/javascript; charset=utf-8"),
         ("/static/store.js", "text/javascript; charset=utf-8"),
         ("/static/app.css", "text/css; charset=utf-8"),

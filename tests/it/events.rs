@@ -224,6 +224,11 @@ async fn idle_streams_get_heartbeats_and_the_number_of_streams_is_capped() {
     assert_eq!(three.status, 503, "the cap turns the third away");
     assert_eq!(server.stats().await["connections"]["event_streams"], 2);
     assert_eq!(one.next(Duration::from_secs(2)).await, Some(Sse::Retry));
+    let snapshot = one.next(Duration::from_secs(2)).await;
+    assert!(
+        matches!(&snapshot, Some(Sse::Event { kind, .. }) if kind == "snapshot"),
+        "{snapshot:?}"
+    );
     // A named event, so a page's EventSource sees it (a comment would be invisible).
     assert_eq!(
         one.next(Duration::from_secs(2)).await,
@@ -318,5 +323,50 @@ async fn a_backlog_past_the_replay_cap_is_a_reset_not_the_whole_history() {
         ids(&recent.messages(11).await),
         (1091..=1101).collect::<Vec<_>>()
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_stream_opens_with_a_snapshot_of_unsynced_and_deleted_messages() {
+    let server = TestServer::start().await;
+    for i in 0..4 {
+        server.post_message(&format!("snap {i}")).await;
+    }
+    let conn = bookchat::db::open_writer(&server.state.config.db_path()).unwrap();
+    // Message 1 reached GitHub, message 3 was deleted.
+    conn.execute(
+        "UPDATE messages SET synced = 1, git_commit_hash = 'abc' WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    assert!(bookchat::db::tombstone(&conn, 3, &bookchat::db::now_rfc3339()).unwrap());
+    let mut stream = EventStream::open(server.addr, &[], "?after=4").await;
+    assert_eq!(stream.next(Duration::from_secs(5)).await, Some(Sse::Retry));
+    let Some(Sse::Event { id, kind, data }) = stream.next(Duration::from_secs(5)).await else {
+        panic!("no snapshot");
+    };
+    assert_eq!(
+        (id, kind.as_str()),
+        (None, "snapshot"),
+        "first, and without an id"
+    );
+    assert_eq!(data["newest_id"], 4);
+    assert_eq!(data["unsynced"], serde_json::json!([2, 4]), "{data}");
+    assert_eq!(data["deleted"], serde_json::json!([3]), "{data}");
+    drop(stream);
+    // A deletion older than a day is no longer news.
+    let old = "2020-01-01T00:00:00.000Z";
+    assert!(bookchat::db::tombstone(&conn, 2, old).unwrap());
+    let mut again = EventStream::open(server.addr, &[], "?after=4").await;
+    again.next(Duration::from_secs(5)).await;
+    let Some(Sse::Event { data, .. }) = again.next(Duration::from_secs(5)).await else {
+        panic!("no snapshot");
+    };
+    assert_eq!(
+        data["deleted"],
+        serde_json::json!([3]),
+        "a year-old deletion is not listed"
+    );
+    assert_eq!(data["unsynced"], serde_json::json!([4]), "{data}");
     server.stop().await;
 }

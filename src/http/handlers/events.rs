@@ -19,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::SendTimeoutError;
 
-use crate::db::{Db, Page};
+use crate::db::{queries, rfc3339, Db, Page};
 use crate::http::caps::{ClientSlot, Hangup};
 use crate::http::client_ip::{limit_key, ClientAddr};
 use crate::http::query::parse_id;
@@ -33,6 +33,8 @@ const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache, no-transform")
 /// Tells nginx not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// How many of the newest messages a stream's `snapshot` covers.
+const SNAPSHOT_WINDOW: u32 = 500;
 /// The most messages a stream replays after `Last-Event-ID` or after falling behind.
 const MAX_REPLAY: i64 = 1000;
 /// Frames queued for a slow client before its task waits (and, if it lags far enough
@@ -134,7 +136,10 @@ impl Feed {
         if *closing.borrow_and_update() {
             return;
         }
-        if !self.send(Bytes::from_static(b"retry: 2000\n\n")).await || !self.backlog().await {
+        if !self.send(Bytes::from_static(b"retry: 2000\n\n")).await
+            || !self.snapshot().await
+            || !self.backlog().await
+        {
             return;
         }
         if let Some(sync) = self.live.sync_state() {
@@ -170,6 +175,32 @@ impl Feed {
         }
         self.cursor = message.id;
         self.send(frame("message", Some(message.id), message)).await
+    }
+
+    /// The first event of every stream: the newest id, which of the newest messages are
+    /// still unsynced and which were deleted in the last day, so a page that was away
+    /// learns what changed without a reload (replaying `synced` events would cost more).
+    async fn snapshot(&mut self) -> bool {
+        let newest = self.live.last_id();
+        let since = rfc3339(chrono::Utc::now() - chrono::Duration::hours(24));
+        let read = self
+            .db
+            .read(move |conn| queries::snapshot(conn, SNAPSHOT_WINDOW, &since))
+            .await;
+        let (unsynced, deleted) = match read {
+            Ok(found) => found,
+            Err(err) => {
+                log::warn!("event stream could not read its snapshot: {err}");
+                return false;
+            }
+        };
+        let data = serde_json::json!({
+            "newest_id": newest,
+            "unsynced": unsynced,
+            "deleted": deleted,
+        });
+        self.send(Bytes::from(format!("event: snapshot\ndata: {data}\n\n")))
+            .await
     }
 
     /// Sends every message after the cursor, from memory or the database, page by page.
