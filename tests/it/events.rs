@@ -35,6 +35,17 @@ struct EventStream {
 impl EventStream {
     async fn open(addr: SocketAddr, headers: &[(&str, &str)], query: &str) -> EventStream {
         let stream = TcpStream::connect(addr).await.unwrap();
+        Self::open_on(stream, headers, query).await
+    }
+
+    /// On a socket with a small receive buffer, so a reader that pauses is felt at once.
+    async fn open_small(addr: SocketAddr) -> EventStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        Self::open_on(socket.connect(addr).await.unwrap(), &[], "").await
+    }
+
+    async fn open_on(stream: TcpStream, headers: &[(&str, &str)], query: &str) -> EventStream {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();
@@ -368,5 +379,36 @@ async fn every_stream_opens_with_a_snapshot_of_unsynced_and_deleted_messages() {
         "a year-old deletion is not listed"
     );
     assert_eq!(data["unsynced"], serde_json::json!([4]), "{data}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_that_fell_behind_gets_a_fresh_snapshot_then_the_backlog_or_a_reset() {
+    let server = TestServer::start().await;
+    let mut stream = EventStream::open_small(server.addr).await;
+    // Not reading while more arrives than the broadcast keeps (1,024 events) and than the
+    // socket buffers hold: large messages, so the stream's task really falls behind.
+    let long = "x".repeat(1990);
+    for i in 0..2500 {
+        server.post_message(&format!("{i} {long}")).await;
+    }
+    // It catches up through the backlog, or (more than 1,000 behind) is told to reset.
+    let (mut snapshots, mut last, mut resets) = (0, 0, 0);
+    while last < 2500 && resets == 0 {
+        match stream.next(Duration::from_secs(10)).await {
+            Some(Sse::Event { kind, .. }) if kind == "snapshot" => snapshots += 1,
+            Some(Sse::Event { kind, .. }) if kind == "reset" => resets += 1,
+            Some(Sse::Event {
+                id: Some(id), kind, ..
+            }) if kind == "message" => {
+                assert!(id > last, "{id} after {last}: a repeat or out of order");
+                last = id;
+            }
+            Some(_) => {}
+            None => panic!("stopped at message {last}"),
+        }
+    }
+    eprintln!("fell behind: {snapshots} snapshots, {resets} resets, last message {last}");
+    assert_eq!(snapshots, 2, "one at the start, one after falling behind");
     server.stop().await;
 }

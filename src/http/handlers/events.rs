@@ -153,7 +153,9 @@ impl Feed {
                     Ok(Event::Created(message)) => self.created(&message).await,
                     Ok(Event::Synced(message)) => self.send(frame("synced", None, &message)).await,
                     Ok(Event::Sync(json)) => self.send(sync_frame(&json)).await,
-                    Err(RecvError::Lagged(_)) => self.backlog().await,
+                    // Fell behind the broadcast: the `synced` events it missed are covered
+                    // by a fresh snapshot, the messages by the backlog.
+                    Err(RecvError::Lagged(_)) => self.snapshot().await && self.backlog().await,
                     Err(RecvError::Closed) => false,
                 },
                 // A named event, not a comment: a page's EventSource can see it and so tell a
