@@ -48,3 +48,12 @@ export function describeError(err) {
   if (err.status === 429 && wait > 0) return `Too many requests. Try again in ${wait} s.`;
   return err.message;
 }
+
+// A fresh Idempotency-Key for a message being composed; its retries reuse it, so a send
+// whose 201 was lost cannot post the message twice. crypto.randomUUID exists only in
+// secure contexts (https, localhost), not on a LAN address over plain http.
+export function newIdempotencyKey() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

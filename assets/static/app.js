@@ -2,7 +2,7 @@
 // Events, with polling as the fallback), load-older, optimistic sending and the composer.
 // Network calls live in api.js, DOM building in render.js, browser storage in store.js,
 // the sync-trouble banner in banner.js, the reading of a stream's snapshot in snapshot.js.
-import { api, describeError } from "./api.js";
+import { api, describeError, newIdempotencyKey } from "./api.js";
 import { followSync } from "./banner.js";
 import { readSnapshot } from "./snapshot.js";
 import { buildMessage, fillMessage, setStatus, toast } from "./render.js";
@@ -40,7 +40,7 @@ const state = {
   cursor: 0,
   oldest: null, // lowest id shown; "load older" pages below it
   ownIds: loadOwnIds(),
-  payloads: new WeakMap(), // pending element -> request body, kept for Retry
+  payloads: new WeakMap(), // pending element -> { body, key }, kept for Retry
   ready: false,
   polling: false,
   pollTimer: 0,
@@ -322,7 +322,7 @@ function onSubmit(event) {
   const node = buildMessage({ content, author: payload.author, created_at: null });
   node.dataset.pending = "1";
   node.classList.add("own", "is-new");
-  state.payloads.set(node, payload);
+  state.payloads.set(node, { body: payload, key: newIdempotencyKey() });
   ui.list.append(node);
   updateEmpty();
   ui.content.value = "";
@@ -332,13 +332,14 @@ function onSubmit(event) {
 }
 
 async function send(node) {
-  const payload = state.payloads.get(node);
+  const { body, key } = state.payloads.get(node);
   setStatus(node, "sending");
   try {
     const msg = await api("/api/messages", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(payload),
+      // The same key on every retry: the server answers a repeat with the first message.
+      headers: { "Content-Type": "application/json", Accept: "application/json", "Idempotency-Key": key },
+      body: JSON.stringify(body),
     });
     confirmSent(node, msg);
   } catch (err) {

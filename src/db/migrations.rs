@@ -35,6 +35,18 @@ const MIGRATIONS: &[&str] = &[
     // 4: the deletions of the last day, which every event stream's `snapshot` lists; a
     // partial index, so finding them reads only tombstones, however long the history.
     "CREATE INDEX messages_deleted ON messages (deleted_at, id) WHERE deleted_at IS NOT NULL;",
+    // 5: idempotency keys, per client, kept a day. The body (after parsing) is kept here
+    // because a deletion wipes the message's own; the index makes the purge a range delete.
+    "CREATE TABLE idempotency (
+        client TEXT NOT NULL,
+        key TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        content TEXT NOT NULL,
+        author TEXT,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (client, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_created ON idempotency (created_at_ms);",
 ];
 
 /// The schema version this binary writes.
@@ -92,6 +104,7 @@ mod tests {
         assert_eq!(
             indexes,
             [
+                "idempotency_created",
                 "messages_created_at",
                 "messages_deleted",
                 "messages_unsynced",
@@ -105,7 +118,10 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(tables, ["id_floor", "messages", "sync_writes"]);
+        assert_eq!(
+            tables,
+            ["id_floor", "idempotency", "messages", "sync_writes"]
+        );
         let floor: Vec<i64> = conn
             .prepare("SELECT id FROM id_floor")
             .unwrap()

@@ -1,6 +1,7 @@
 //! The database handle: one writer thread that group-commits inserts, and a pool of readers
 //! used from `spawn_blocking`, so no SQLite call ever runs on the async reactor.
 
+mod idempotency;
 mod migrations;
 pub mod queries;
 mod writer;
@@ -13,13 +14,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+pub use idempotency::{IdempotencyKey, Insertion, KEY_LIFETIME_MS};
 pub use migrations::{migrate, SCHEMA_VERSION};
 pub use queries::Page;
 pub use writer::{now_rfc3339, rfc3339, tombstone};
 
 use crate::live::{Live, CACHED};
 use crate::message::{Message, NewMessage};
-use writer::WriteJob;
+use writer::{Insert, WriteJob};
 
 pub const DB_FILE: &str = "bookchat.db";
 
@@ -120,10 +122,29 @@ impl Db {
 
     /// Stores a message. Resolves only after its transaction has committed to disk.
     pub async fn insert(&self, message: NewMessage) -> Result<Message, DbError> {
+        match self.insert_keyed(message, None).await? {
+            Insertion::Created(stored) => Ok(stored),
+            other => Err(DbError::Task(format!(
+                "an insert without a key was answered {other:?}"
+            ))),
+        }
+    }
+
+    /// Stores a message unless `key` was used before (see `Insertion`). The writer checks
+    /// and inserts in one step, so a repeat sent while the first is queued waits for it.
+    pub async fn insert_keyed(
+        &self,
+        message: NewMessage,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Insertion, DbError> {
         let (reply, answer) = oneshot::channel();
         self.inner
             .jobs
-            .send(WriteJob::Insert { message, reply })
+            .send(WriteJob::Insert(Insert {
+                message,
+                key,
+                reply,
+            }))
             .await
             .map_err(|_| DbError::Closed)?;
         answer.await.map_err(|_| DbError::Closed)?

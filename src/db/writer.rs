@@ -1,20 +1,28 @@
 //! The writer thread: it owns the only read-write connection and commits inserts in batches.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{CachedStatement, Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::idempotency::{self, IdempotencyKey, Insertion};
 use super::DbError;
 use crate::live::Live;
 use crate::message::{Message, NewMessage};
 
 /// The most inserts one transaction carries; bounds the latency of the last one in a batch.
 const MAX_BATCH: usize = 512;
+/// How often expired idempotency keys are deleted: often enough that the table holds
+/// little more than a day of keys, seldom enough to cost nothing.
+const PURGE_EVERY_MS: i64 = 60 * 1000;
+
+/// One message to store, with the idempotency key it was sent with, if any.
+pub(super) struct Insert {
+    pub message: NewMessage,
+    pub key: Option<IdempotencyKey>,
+    pub reply: oneshot::Sender<Result<Insertion, DbError>>,
+}
 
 pub(super) enum WriteJob {
-    Insert {
-        message: NewMessage,
-        reply: oneshot::Sender<Result<Message, DbError>>,
-    },
+    Insert(Insert),
     Stop,
 }
 
@@ -26,13 +34,12 @@ const NEXT_MESSAGE: &str = "INSERT INTO messages (id, content, author, created_a
                          coalesce((SELECT max(id) FROM id_floor), 0)) + 1), \
              ?1, ?2, ?3, 0)";
 
-type Pending = (NewMessage, oneshot::Sender<Result<Message, DbError>>);
-
 /// Waits for an insert, takes every other one already queued, and commits them together:
 /// one fsync for many messages, and each caller is answered only after that commit.
 pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>, live: &Live) {
-    let mut batch: Vec<Pending> = Vec::new();
+    let mut batch: Vec<Insert> = Vec::new();
     let mut stopping = false;
+    let mut purged_at_ms = i64::MIN;
     while !stopping {
         let Some(first) = jobs.blocking_recv() else {
             break;
@@ -40,62 +47,101 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>, live
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                WriteJob::Insert { message, reply } => batch.push((message, reply)),
+                WriteJob::Insert(insert) => batch.push(insert),
                 WriteJob::Stop => stopping = true,
             }
             if batch.len() < MAX_BATCH && !stopping {
                 next = jobs.try_recv().ok();
             }
         }
+        let now_ms = chrono::Utc::now().timestamp_millis();
         if !batch.is_empty() {
-            commit(&mut conn, &mut batch, live);
+            commit(&mut conn, &mut batch, live, now_ms);
+        }
+        if now_ms.saturating_sub(purged_at_ms) >= PURGE_EVERY_MS {
+            purged_at_ms = now_ms;
+            match idempotency::purge_expired(&conn, now_ms) {
+                Ok(0) => {}
+                Ok(n) => log::debug!("forgot {n} expired idempotency key(s)"),
+                Err(err) => log::warn!("could not delete expired idempotency keys: {err}"),
+            }
         }
     }
     log::debug!("database writer stopped");
 }
 
-fn commit(conn: &mut Connection, batch: &mut Vec<Pending>, live: &Live) {
-    match insert_all(conn, batch.iter().map(|(message, _)| message)) {
-        Ok(stored) => {
+fn commit(conn: &mut Connection, batch: &mut Vec<Insert>, live: &Live, now_ms: i64) {
+    let inserts = batch.iter().map(|i| (&i.message, i.key.as_ref()));
+    match insert_all(conn, inserts, now_ms) {
+        Ok(answers) => {
+            let created: Vec<Message> = answers
+                .iter()
+                .filter_map(|answer| match answer {
+                    Insertion::Created(message) => Some(message.clone()),
+                    _ => None,
+                })
+                .collect();
             // Visible to polls and streams before any sender hears "201".
-            live.created(&stored);
-            for ((_, reply), message) in batch.drain(..).zip(stored) {
+            live.created(&created);
+            for (insert, answer) in batch.drain(..).zip(answers) {
                 // The caller may have gone away (client hung up); the row is stored anyway.
-                let _ = reply.send(Ok(message));
+                let _ = insert.reply.send(Ok(answer));
             }
         }
         Err(err) => {
             log::error!("could not commit {} message(s): {err}", batch.len());
-            for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(DbError::Commit(err.to_string())));
+            for insert in batch.drain(..) {
+                let _ = insert.reply.send(Err(DbError::Commit(err.to_string())));
             }
         }
     }
 }
 
-fn insert_all<'a>(
+/// Stores a batch in one transaction. A keyed insert first looks for its key, and finds it
+/// also when an insert earlier in this batch used it (the transaction sees its own rows);
+/// a new message's key is written in the same transaction, so both are durable together.
+pub(super) fn insert_all<'a>(
     conn: &mut Connection,
-    messages: impl Iterator<Item = &'a NewMessage>,
-) -> rusqlite::Result<Vec<Message>> {
+    inserts: impl Iterator<Item = (&'a NewMessage, Option<&'a IdempotencyKey>)>,
+    now_ms: i64,
+) -> rusqlite::Result<Vec<Insertion>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut stored = Vec::new();
+    let mut answers = Vec::new();
     {
         let mut stmt = tx.prepare_cached(NEXT_MESSAGE)?;
-        for message in messages {
-            let created_at = now_rfc3339();
-            stmt.execute((message.content(), message.author(), &created_at))?;
-            stored.push(Message {
-                id: tx.last_insert_rowid(),
-                content: message.content().to_owned(),
-                author: message.author().map(str::to_owned),
-                created_at,
-                git_commit_hash: None,
-                synced: false,
-            });
+        for (message, key) in inserts {
+            if let Some(key) = key {
+                if let Some(earlier) = idempotency::lookup(&tx, key, now_ms)? {
+                    answers.push(idempotency::answer(&tx, &earlier, message)?);
+                    continue;
+                }
+            }
+            let stored = insert_one(&tx, &mut stmt, message)?;
+            if let Some(key) = key {
+                idempotency::remember(&tx, key, &stored, now_ms)?;
+            }
+            answers.push(Insertion::Created(stored));
         }
     }
     tx.commit()?;
-    Ok(stored)
+    Ok(answers)
+}
+
+fn insert_one(
+    tx: &Transaction<'_>,
+    stmt: &mut CachedStatement<'_>,
+    message: &NewMessage,
+) -> rusqlite::Result<Message> {
+    let created_at = now_rfc3339();
+    stmt.execute((message.content(), message.author(), &created_at))?;
+    Ok(Message {
+        id: tx.last_insert_rowid(),
+        content: message.content().to_owned(),
+        author: message.author().map(str::to_owned),
+        created_at,
+        git_commit_hash: None,
+        synced: false,
+    })
 }
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-25T06:48:08.123Z`: the one shape of
@@ -136,8 +182,14 @@ mod tests {
             .iter()
             .map(|t| NewMessage::parse(t, None).unwrap())
             .collect();
-        let stored = insert_all(conn, messages.iter()).unwrap();
-        stored.into_iter().map(|m| m.id).collect()
+        let answers = insert_all(conn, messages.iter().map(|m| (m, None)), 0).unwrap();
+        answers
+            .into_iter()
+            .map(|answer| match answer {
+                Insertion::Created(m) => m.id,
+                other => panic!("unkeyed inserts always create: {other:?}"),
+            })
+            .collect()
     }
 
     #[test]

@@ -13,6 +13,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The thing asked for existed once and was deleted.
+    #[error("{0}")]
+    Gone(String),
+    /// Well-formed, but it contradicts something the server already holds.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("method not allowed; this path accepts {allow}")]
     MethodNotAllowed { allow: &'static str },
     #[error("request body is larger than the {limit} byte limit")]
@@ -39,6 +45,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -30,7 +30,7 @@ pub const SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
 pub const CORS_ANY: HeaderValue = HeaderValue::from_static("*");
 pub const CORS_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, OPTIONS");
 pub const CORS_HEADERS: HeaderValue =
-    HeaderValue::from_static("Content-Type, Last-Event-ID, X-Request-Id");
+    HeaderValue::from_static("Content-Type, Idempotency-Key, Last-Event-ID, X-Request-Id");
 pub const CORS_EXPOSE: HeaderValue = HeaderValue::from_static(
     "Location, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-Request-Id",
 );

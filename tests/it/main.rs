@@ -12,6 +12,7 @@ mod group_commit;
 mod hardening;
 mod headers;
 mod hostile;
+mod idempotency;
 mod import;
 mod limits;
 mod observability;

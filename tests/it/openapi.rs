@@ -160,6 +160,7 @@ async fn reach(s: &Servers, method: &str, template: &str, status: u16) -> Result
             head(plain, method, &path, &[("Last-Event-ID", "soon")], b"").await
         }
         ("POST", _, 400) => head(plain, method, &path, json, br#"{"content":"  "}"#).await,
+        ("POST", _, 410 | 422) => keyed_repeat(s, &path, status).await?,
         ("POST", _, 413) => head(plain, method, &path, json, &vec![b'x'; 20 * 1024]).await,
         ("POST", _, 415) => {
             head(
@@ -174,6 +175,29 @@ async fn reach(s: &Servers, method: &str, template: &str, status: u16) -> Result
         _ => return Err("no request is known to reach it".into()),
     };
     Ok(answer.0)
+}
+
+/// A repeat of an `Idempotency-Key`: with another body (`422`), or after its message was
+/// deleted (`410`).
+async fn keyed_repeat(s: &Servers, path: &str, status: u16) -> Result<(u16, String), String> {
+    let addr = s.plain.addr;
+    let key = format!("spec-{status}");
+    let keyed = [JSON, ("Idempotency-Key", key.as_str())];
+    let (_, first) = head(addr, "POST", path, &keyed, VALID).await;
+    if status == 410 {
+        let location = header(&first, "location").ok_or("no Location to find the message")?;
+        let id: i64 = location
+            .rsplit('/')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .ok_or("an unreadable Location")?;
+        let conn = bookchat::db::open_writer(&s.plain.state.config.db_path())
+            .map_err(|err| err.to_string())?;
+        bookchat::db::tombstone(&conn, id, &bookchat::db::now_rfc3339())
+            .map_err(|err| err.to_string())?;
+        return Ok(head(addr, "POST", path, &keyed, VALID).await);
+    }
+    Ok(head(addr, "POST", path, &keyed, br#"{"content":"another"}"#).await)
 }
 
 /// A header's value from a raw head; names compare without case.

@@ -1,14 +1,21 @@
 //! The messages API: list, fetch one, and create.
 
-use hyper::header::{HeaderValue, LOCATION};
+use std::net::IpAddr;
+
+use hyper::header::{HeaderName, HeaderValue, LOCATION};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::db::queries;
+use crate::db::{queries, IdempotencyKey, Insertion};
+use crate::http::client_ip::{limit_key, ClientAddr};
 use crate::http::query::{parse_id, parse_list_query};
 use crate::http::{body, json, ApiError, Request, Response};
 use crate::message::{Message, NewMessage};
 use crate::state::AppState;
+
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// The longest `Idempotency-Key` accepted.
+const MAX_KEY_LEN: usize = 255;
 
 /// The POST body. Unknown fields are ignored, so older clients and newer ones interoperate.
 #[derive(Deserialize)]
@@ -49,6 +56,7 @@ pub async fn get(state: &AppState, req: Request) -> Result<Response, ApiError> {
 }
 
 pub async fn create(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    let key = idempotency_key(&req)?;
     let bytes = body::read_json(req).await?;
     // serde would read a struct from an array too (`["hello"]`); the contract wants an object.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -64,11 +72,58 @@ pub async fn create(state: &AppState, req: Request) -> Result<Response, ApiError
     })?;
     let message = NewMessage::parse(&input.content, input.author.as_deref())
         .map_err(|err| ApiError::BadRequest(err.to_string()))?;
-    let stored = state.db.insert(message).await?;
-    state.sync.notify();
+    let stored = match state.db.insert_keyed(message, key).await? {
+        Insertion::Created(stored) => {
+            state.sync.notify();
+            stored
+        }
+        Insertion::Repeated(stored) => stored,
+        Insertion::OtherBody => {
+            return Err(ApiError::Unprocessable(
+                "this Idempotency-Key was already used with another message body; \
+                 send a new key for a new message"
+                    .into(),
+            ))
+        }
+        Insertion::Deleted => {
+            return Err(ApiError::Gone(
+                "the message this Idempotency-Key created has since been deleted".into(),
+            ))
+        }
+    };
     let mut response = json(StatusCode::CREATED, &stored);
     if let Ok(location) = HeaderValue::try_from(format!("/api/messages/{}", stored.id)) {
         response.headers_mut().insert(LOCATION, location);
     }
     Ok(response)
+}
+
+/// The request's `Idempotency-Key`, scoped to its client: 1–255 visible ASCII characters,
+/// sent once. `None` when absent.
+fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    let mut values = req.headers().get_all(&IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::BadRequest(
+            "send one Idempotency-Key header, not several".into(),
+        ));
+    }
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_KEY_LEN || !bytes.iter().all(u8::is_ascii_graphic) {
+        return Err(ApiError::BadRequest(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters \
+             (no spaces), such as a UUID"
+        )));
+    }
+    // `service::handle` names the client of every request; the fallback is never taken.
+    let client = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.0);
+    Ok(Some(IdempotencyKey {
+        client: limit_key(client).to_string(),
+        key: String::from_utf8_lossy(bytes).into_owned(),
+    }))
 }
