@@ -20,6 +20,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
+// Beside this file, not a bench of its own: it shares the client and the table.
+#[path = "load/metrics.rs"]
+mod metrics;
+
 const BIN: &str = env!("CARGO_BIN_EXE_bookchat");
 const RUN_FOR: Duration = Duration::from_secs(3);
 
@@ -33,7 +37,13 @@ struct Server {
 impl Server {
     /// Starts the binary and measures the time to the first 200 on /api/health.
     fn start() -> Server {
+        Server::start_seeded(|_| {})
+    }
+
+    /// Lets `seed` fill the data directory first (not timed as start-up).
+    fn start_seeded(seed: impl FnOnce(&std::path::Path)) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
+        seed(&dir.path().join("bookchat-data"));
         let started = Instant::now();
         let mut child = Command::new(BIN)
             .current_dir(dir.path())
@@ -378,4 +388,6 @@ fn main() {
             );
         }
     });
+    drop(server);
+    metrics::rows(&runtime);
 }

@@ -21,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fdlimit;
 pub mod http;
 pub mod live;
 pub mod lock;

@@ -1,6 +1,7 @@
-//! What is new, in memory: the newest messages, the highest id, and a broadcast of every
-//! new message and sync change. The writer thread and the sync worker feed it after their
-//! commits; polls and event streams read it without touching SQLite.
+//! What is new, in memory: the newest messages, the highest id, the message counts, and a
+//! broadcast of every new message and sync change. The writer thread and the sync worker
+//! feed it after their commits; polls, event streams and `/api/stats` read it without
+//! touching SQLite.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -26,6 +27,10 @@ pub enum Event {
 
 pub struct Live {
     last_id: AtomicI64,
+    // Counted once when the database opens, then moved by whoever commits a change: SQLite
+    // keeps no row count, and a `count(*)` per `/metrics` scrape walks the whole table.
+    total: AtomicI64,
+    pending: AtomicI64,
     // RwLock: every poll reads it, only the writer and the sync worker write it, each once
     // per commit; held for a copy of at most a page, never across I/O or an await.
     newest: RwLock<Newest>,
@@ -43,12 +48,15 @@ struct Newest {
 }
 
 impl Live {
-    /// Starts from the newest messages as stored (oldest first).
-    pub fn new(newest: Vec<Message>) -> Live {
+    /// Starts from the newest messages as stored (oldest first) and the counts of all
+    /// messages and of those not yet synced, as stored.
+    pub fn new(newest: Vec<Message>, total: i64, pending: i64) -> Live {
         let complete = newest.len() < CACHED as usize;
         let last_id = newest.last().map_or(0, |m| m.id);
         Live {
             last_id: AtomicI64::new(last_id),
+            total: AtomicI64::new(total),
+            pending: AtomicI64::new(pending),
             newest: RwLock::new(Newest {
                 messages: newest.into(),
                 complete,
@@ -68,6 +76,9 @@ impl Live {
     /// Records messages the writer has just committed, then announces them. Called before
     /// any POST in the batch is answered, so a 201 implies the message is visible here.
     pub fn created(&self, stored: &[Message]) {
+        let n = i64::try_from(stored.len()).unwrap_or(i64::MAX);
+        self.total.fetch_add(n, Ordering::AcqRel);
+        self.pending.fetch_add(n, Ordering::AcqRel);
         {
             let mut newest = self.newest.write().unwrap_or_else(PoisonError::into_inner);
             newest.messages.extend(stored.iter().cloned());
@@ -99,6 +110,26 @@ impl Live {
         for message in messages {
             let _ = self.events.send(Event::Synced(Arc::new(message.clone())));
         }
+    }
+
+    /// Counts rows that have left the sync queue (`rows` as the `UPDATE` changed them, not
+    /// as planned: a row deleted meanwhile stays queued).
+    pub fn unqueued(&self, rows: usize) {
+        let n = i64::try_from(rows).unwrap_or(i64::MAX);
+        self.pending.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Counts a synced row put back in the sync queue (a deletion, whose file must go).
+    pub fn requeued(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// (all messages, those not yet synced), tombstones included, as committed. Each is
+    /// exact; read together, a commit may fall between the two loads.
+    pub fn counts(&self) -> (i64, i64) {
+        let total = self.total.load(Ordering::Acquire);
+        let pending = self.pending.load(Ordering::Acquire);
+        (total, pending.clamp(0, total))
     }
 
     /// Announces a change of the sync state (`json` is the `sync` object of `/api/stats`)
@@ -208,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_small_history_is_answered_entirely_from_memory() {
-        let live = Live::new((1..=5).map(message).collect());
+        let live = Live::new((1..=5).map(message).collect(), 5, 5);
         assert_eq!(live.last_id(), 5);
         assert_eq!(ids(live.page(Page::Newest, 3)), Some(vec![3, 4, 5]));
         assert_eq!(ids(live.page(Page::After(2), 2)), Some(vec![3, 4]));
@@ -219,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_long_history_only_answers_what_memory_covers() {
-        let live = Live::new((1..=i64::from(CACHED)).map(message).collect());
+        let live = Live::new((1..=i64::from(CACHED)).map(message).collect(), 200, 0);
         live.created(&[message(201), message(202)]);
         assert_eq!(live.last_id(), 202);
         // Memory now holds 3..=202.
@@ -236,7 +267,7 @@ mod tests {
 
     #[test]
     fn events_follow_commits_and_sync_updates_memory() {
-        let live = Live::new(vec![message(1)]);
+        let live = Live::new(vec![message(1)], 1, 1);
         let mut events = live.subscribe();
         live.created(&[message(2)]);
         let mut synced = message(1);
@@ -251,8 +282,18 @@ mod tests {
     }
 
     #[test]
+    fn counts_follow_commits_syncs_and_deletions() {
+        let live = Live::new(vec![message(1)], 1, 0);
+        live.created(&[message(2), message(3)]);
+        assert_eq!(live.counts(), (3, 2));
+        live.unqueued(2);
+        live.requeued();
+        assert_eq!(live.counts(), (3, 1));
+    }
+
+    #[test]
     fn stream_slots_are_capped_and_given_back() {
-        let live = Arc::new(Live::new(vec![]));
+        let live = Arc::new(Live::new(vec![], 0, 0));
         let a = live.open_stream(2).unwrap();
         let _b = live.open_stream(2).unwrap();
         assert!(live.open_stream(2).is_none());

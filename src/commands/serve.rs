@@ -4,6 +4,7 @@
 use crate::cli::ServeArgs;
 use crate::config::{self, Config};
 use crate::error::Error;
+use crate::fdlimit;
 use crate::http::Server;
 use crate::logging;
 use crate::secret::Secret;
@@ -13,7 +14,9 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
     // a repository, say) is seen. The token is redacted as given, trimmed or not.
     let token = args.github.github_token.as_ref().map(|t| t.expose().trim());
     logging::init(config::log_format(args), token.map(Secret::new));
-    let config = Config::from_args(args)?;
+    let mut config = Config::from_args(args)?;
+    // Before the listener opens: every connection is a descriptor of this process.
+    config.connections.max_connections = fdlimit::apply(config.connections.max_connections);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bookchat-worker")

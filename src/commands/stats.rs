@@ -64,6 +64,8 @@ pub fn gather(data_dir: &Path) -> Result<Report, Error> {
     // A server's writer holds its lock only for a moment; wait for it rather than fail.
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(open_error)?;
+    // A `count(*)`, walking the whole table: fine for a command run by hand, unlike the
+    // server's `/api/stats`, which reads counters instead.
     let messages = queries::counts(&conn).map_err(DbError::from)?;
     drop(conn);
     let folder = files::backups_dir(data_dir);

@@ -200,7 +200,11 @@ mod tests {
         let mut conn = migrated();
         let k = key("127.0.0.1", "k");
         batch(&mut conn, &[("hi", &k)], T0);
-        assert!(super::super::tombstone(&conn, 1, "2027-01-01T00:00:00.000Z").unwrap());
+        assert!(
+            super::super::tombstone(&conn, 1, "2027-01-01T00:00:00.000Z")
+                .unwrap()
+                .deleted()
+        );
         assert_eq!(
             batch(&mut conn, &[("hi", &k)], T0 + 1),
             [Insertion::Deleted]

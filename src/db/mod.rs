@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use idempotency::{IdempotencyKey, Insertion, KEY_LIFETIME_MS};
 pub use migrations::{migrate, SCHEMA_VERSION};
 pub use queries::Page;
-pub use writer::{now_rfc3339, rfc3339, tombstone};
+pub use writer::{now_rfc3339, rfc3339, tombstone, Tombstone};
 
 use crate::live::{Live, CACHED};
 use crate::message::{Message, NewMessage};
@@ -85,7 +85,10 @@ impl Db {
             log::warn!("database journal mode is {mode}, not WAL; readers may wait on writes");
         }
         let newest = queries::list(&conn, Page::Newest, CACHED)?;
-        let live = Arc::new(Live::new(newest));
+        // The one full count of this process: from here the writer and the sync worker
+        // keep the figures current as they commit.
+        let counts = queries::counts(&conn)?;
+        let live = Arc::new(Live::new(newest, counts.total, counts.pending));
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
         let for_writer = Arc::clone(&live);
         let writer = std::thread::Builder::new()
@@ -145,6 +148,18 @@ impl Db {
                 key,
                 reply,
             }))
+            .await
+            .map_err(|_| DbError::Closed)?;
+        answer.await.map_err(|_| DbError::Closed)?
+    }
+
+    /// Deletes a message (see `tombstone`) on the writer thread, after the inserts queued
+    /// before it, so the message counts stay exact.
+    pub async fn delete(&self, id: i64) -> Result<Tombstone, DbError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(WriteJob::Delete { id, reply })
             .await
             .map_err(|_| DbError::Closed)?;
         answer.await.map_err(|_| DbError::Closed)?

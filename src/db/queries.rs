@@ -61,25 +61,18 @@ pub struct Counts {
 
 /// Four reads in one read transaction, so the figures agree with each other. The total is
 /// a `count(*)`, which walks the whole table (SQLite keeps no row count): it grows with
-/// the history. The pending count walks only the partial index of unsynced rows, and the
-/// newest and the oldest pending message are single index lookups.
+/// the history. So only what runs once uses it: `Db::open`, to start the counters that
+/// `/api/stats` reads, and `bookchat stats`, run by hand.
 pub fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
     let tx = conn.unchecked_transaction()?;
     let total: i64 = tx
         .prepare_cached("SELECT count(*) FROM messages")?
         .query_row([], |row| row.get(0))?;
+    // Walks only the partial index of unsynced rows.
     let pending: i64 = tx
         .prepare_cached("SELECT count(*) FROM messages WHERE synced = 0")?
         .query_row([], |row| row.get(0))?;
-    let newest_at: Option<String> = tx
-        .prepare_cached("SELECT created_at FROM messages ORDER BY id DESC LIMIT 1")?
-        .query_row([], |row| row.get(0))
-        .optional()?;
-    // The first entry of the partial index of unsynced rows.
-    let oldest_pending_at: Option<String> = tx
-        .prepare_cached("SELECT created_at FROM messages WHERE synced = 0 ORDER BY id LIMIT 1")?
-        .query_row([], |row| row.get(0))
-        .optional()?;
+    let (newest_at, oldest_pending_at) = times_in(&tx)?;
     tx.finish()?;
     Ok(Counts {
         total,
@@ -113,6 +106,32 @@ pub fn snapshot(
         .query_map((deleted_since, window), |row| row.get(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok((unsynced, deleted))
+}
+
+const NEWEST_AT: &str = "SELECT created_at FROM messages ORDER BY id DESC LIMIT 1";
+/// The first entry of the partial index of unsynced rows.
+const OLDEST_PENDING_AT: &str =
+    "SELECT created_at FROM messages WHERE synced = 0 ORDER BY id LIMIT 1";
+
+/// When the newest message was posted, and the oldest one still waiting for GitHub: two
+/// single index lookups in one read transaction, however long the history.
+pub fn times(conn: &Connection) -> rusqlite::Result<(Option<String>, Option<String>)> {
+    let tx = conn.unchecked_transaction()?;
+    let times = times_in(&tx)?;
+    tx.finish()?;
+    Ok(times)
+}
+
+fn times_in(conn: &Connection) -> rusqlite::Result<(Option<String>, Option<String>)> {
+    let newest_at = conn
+        .prepare_cached(NEWEST_AT)?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let oldest_pending_at = conn
+        .prepare_cached(OLDEST_PENDING_AT)?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    Ok((newest_at, oldest_pending_at))
 }
 
 pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -168,18 +187,35 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_pending_count_reads_the_partial_index() {
-        let plan: Vec<String> = db()
-            .prepare("EXPLAIN QUERY PLAN SELECT count(*) FROM messages WHERE synced = 0")
+    fn plan(sql: &str) -> Vec<String> {
+        db().prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap()
             .query_map([], |row| row.get(3))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn the_pending_count_reads_the_partial_index() {
+        let plan = plan("SELECT count(*) FROM messages WHERE synced = 0");
         assert!(
             plan.iter().any(|step| step.contains("messages_unsynced")),
             "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn the_times_are_lookups_not_sorts_or_full_scans() {
+        // The newest: the rowid b-tree read backwards, stopped after one row.
+        let newest = plan(NEWEST_AT);
+        assert_eq!(newest, ["SCAN messages"], "{newest:?}");
+        // The oldest pending: the partial index, in id order, no temporary sort.
+        let oldest = plan(OLDEST_PENDING_AT);
+        assert_eq!(
+            oldest,
+            ["SCAN messages USING INDEX messages_unsynced"],
+            "{oldest:?}"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The writer thread: it owns the only read-write connection and commits inserts in batches.
 
-use rusqlite::{CachedStatement, Connection, Transaction, TransactionBehavior};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::idempotency::{self, IdempotencyKey, Insertion};
@@ -23,6 +23,11 @@ pub(super) struct Insert {
 
 pub(super) enum WriteJob {
     Insert(Insert),
+    /// A moderator's deletion: here, so the counters hear of it in commit order.
+    Delete {
+        id: i64,
+        reply: oneshot::Sender<Result<Tombstone, DbError>>,
+    },
     Stop,
 }
 
@@ -48,6 +53,14 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>, live
         while let Some(job) = next.take() {
             match job {
                 WriteJob::Insert(insert) => batch.push(insert),
+                WriteJob::Delete { id, reply } => {
+                    // Inserts queued before the deletion commit before it.
+                    if !batch.is_empty() {
+                        let now_ms = chrono::Utc::now().timestamp_millis();
+                        commit(&mut conn, &mut batch, live, now_ms);
+                    }
+                    let _ = reply.send(delete(&conn, id, live));
+                }
                 WriteJob::Stop => stopping = true,
             }
             if batch.len() < MAX_BATCH && !stopping {
@@ -95,6 +108,14 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Insert>, live: &Live, now_ms: i
             }
         }
     }
+}
+
+fn delete(conn: &Connection, id: i64, live: &Live) -> Result<Tombstone, DbError> {
+    let outcome = tombstone(conn, id, &now_rfc3339())?;
+    if outcome == Tombstone::WasSynced {
+        live.requeued();
+    }
+    Ok(outcome)
 }
 
 /// Stores a batch in one transaction. A keyed insert first looks for its key, and finds it
@@ -154,17 +175,46 @@ pub fn now_rfc3339() -> String {
     rfc3339(chrono::Utc::now())
 }
 
+/// What a deletion found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstone {
+    /// No such message, or it was deleted already: nothing changed.
+    Missing,
+    /// The message was still waiting for GitHub; it stays queued, now as a removal.
+    WasPending,
+    /// The message was on GitHub; it is queued again, for the removal of its file.
+    WasSynced,
+}
+
+impl Tombstone {
+    pub fn deleted(self) -> bool {
+        self != Tombstone::Missing
+    }
+}
+
 /// Deletes a message, leaving a tombstone: its id and creation time stay (so its file can
 /// be found and ids are never reused), its text and author are wiped at once, and
-/// `synced = 0` queues the removal of its file from GitHub. `false` when there is no such
-/// message or it was deleted already.
-pub fn tombstone(conn: &rusqlite::Connection, id: i64, at: &str) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
+/// `synced = 0` queues the removal of its file from GitHub. While serving, go through
+/// `Db::delete`, so the pending count hears of it; this is for offline use.
+pub fn tombstone(conn: &Connection, id: i64, at: &str) -> rusqlite::Result<Tombstone> {
+    // Immediate: the sync worker cannot mark the row between the look and the update, so
+    // the answer says truly whether this put it back in the queue.
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let was_synced: Option<bool> = tx
+        .prepare_cached("SELECT synced FROM messages WHERE id = ?1 AND deleted_at IS NULL")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    tx.execute(
         "UPDATE messages SET content = '', author = NULL, deleted_at = ?2, synced = 0 \
          WHERE id = ?1 AND deleted_at IS NULL",
         (id, at),
     )?;
-    Ok(changed == 1)
+    tx.commit()?;
+    Ok(match was_synced {
+        None => Tombstone::Missing,
+        Some(false) => Tombstone::WasPending,
+        Some(true) => Tombstone::WasSynced,
+    })
 }
 
 #[cfg(test)]

@@ -111,39 +111,48 @@ pub fn day_lines(
     Ok(out)
 }
 
-/// Records that these messages are in `commit`, in one transaction. A message deleted
-/// meanwhile stays pending: its removal is the next batch's work.
-pub fn mark_synced(conn: &mut Connection, ids: &[(i64, String)]) -> rusqlite::Result<()> {
+/// Records that these messages are in `commit`, in one transaction, and answers how many
+/// rows left the queue. A message deleted meanwhile stays pending: its removal is the next
+/// batch's work.
+pub fn mark_synced(conn: &mut Connection, ids: &[(i64, String)]) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut changed = 0;
     {
         let mut update = tx.prepare_cached(
             "UPDATE messages SET synced = 1, git_commit_hash = ?1 \
              WHERE id = ?2 AND synced = 0 AND deleted_at IS NULL",
         )?;
         for (id, commit) in ids {
-            update.execute((commit, id))?;
+            changed += update.execute((commit, id))?;
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(changed)
 }
 
-/// Records that these deleted messages' files are off the branch (or never reached it).
-pub fn mark_removed(conn: &mut Connection, ids: &[i64]) -> rusqlite::Result<()> {
+/// Records that these deleted messages' files are off the branch (or never reached it),
+/// and answers how many rows left the queue (`synced = 0` in the filter, so a row marked
+/// already is not counted twice).
+pub fn mark_removed(conn: &mut Connection, ids: &[i64]) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut changed = 0;
     {
         let mut update = tx.prepare_cached(
-            "UPDATE messages SET synced = 1 WHERE id = ?1 AND deleted_at IS NOT NULL",
+            "UPDATE messages SET synced = 1 \
+             WHERE id = ?1 AND synced = 0 AND deleted_at IS NOT NULL",
         )?;
         for id in ids {
-            update.execute([id])?;
+            changed += update.execute([id])?;
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(changed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{tombstone, Tombstone};
 
     fn row(id: i64) -> Pending {
         Pending {
@@ -197,7 +206,8 @@ mod tests {
         }
         let ids = |rows: Vec<Pending>| rows.into_iter().map(|p| p.id).collect::<Vec<_>>();
         assert_eq!(ids(pending(&conn, 2).unwrap()), [1, 2]);
-        mark_synced(&mut conn, &[(1, "abc".into()), (2, "abc".into())]).unwrap();
+        let marked = mark_synced(&mut conn, &[(1, "abc".into()), (2, "abc".into())]).unwrap();
+        assert_eq!(marked, 2);
         assert_eq!(ids(pending(&conn, 10).unwrap()), [3]);
         let (hash, synced): (String, bool) = conn
             .query_row(
@@ -207,8 +217,8 @@ mod tests {
             )
             .unwrap();
         assert_eq!((hash.as_str(), synced), ("abc", true));
-        // Marking again (an adopted commit seen twice) changes nothing.
-        mark_synced(&mut conn, &[(1, "other".into())]).unwrap();
+        // Marking again (an adopted commit seen twice) changes nothing, and says so.
+        assert_eq!(mark_synced(&mut conn, &[(1, "other".into())]).unwrap(), 0);
         let hash: String = conn
             .query_row(
                 "SELECT git_commit_hash FROM messages WHERE id = 1",
@@ -217,5 +227,27 @@ mod tests {
             )
             .unwrap();
         assert_eq!(hash, "abc");
+    }
+
+    #[test]
+    fn marks_count_only_the_rows_that_leave_the_queue() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        for text in ["a", "b", "c"] {
+            conn.execute(
+                "INSERT INTO messages (content, created_at) VALUES (?1, 'now')",
+                [text],
+            )
+            .unwrap();
+        }
+        assert_eq!(tombstone(&conn, 2, "t").unwrap(), Tombstone::WasPending);
+        // 2 was deleted while its commit was on its way: it stays queued, as a removal.
+        let marks = [(1, "abc".into()), (2, "abc".into()), (3, "abc".into())];
+        assert_eq!(mark_synced(&mut conn, &marks).unwrap(), 2);
+        assert_eq!(tombstone(&conn, 3, "t").unwrap(), Tombstone::WasSynced);
+        assert_eq!(tombstone(&conn, 3, "t").unwrap(), Tombstone::Missing);
+        assert_eq!(mark_removed(&mut conn, &[2, 3]).unwrap(), 2);
+        assert_eq!(mark_removed(&mut conn, &[2, 3]).unwrap(), 0);
+        assert!(pending(&conn, 10).unwrap().is_empty());
     }
 }

@@ -165,8 +165,12 @@ impl Worker {
         if let Some(commit) = commit {
             marks.extend(plan.added.iter().map(|row| (row.id, commit.to_owned())));
         }
-        store::mark_synced(&mut self.conn, &marks).map_err(db_failure)?;
-        store::mark_removed(&mut self.conn, &plan.removed).map_err(db_failure)?;
+        // Each count as soon as its transaction has committed: the counters never run ahead
+        // of the database, and a failure between the two leaves them exact.
+        let marked = store::mark_synced(&mut self.conn, &marks).map_err(db_failure)?;
+        self.live.unqueued(marked);
+        let removed = store::mark_removed(&mut self.conn, &plan.removed).map_err(db_failure)?;
+        self.live.unqueued(removed);
         if !plan.adopted.is_empty() {
             log::info!(
                 "{} message(s) were already on GitHub; adopted, not committed again",

@@ -350,7 +350,11 @@ async fn every_stream_opens_with_a_snapshot_of_unsynced_and_deleted_messages() {
         [],
     )
     .unwrap();
-    assert!(bookchat::db::tombstone(&conn, 3, &bookchat::db::now_rfc3339()).unwrap());
+    assert!(
+        bookchat::db::tombstone(&conn, 3, &bookchat::db::now_rfc3339())
+            .unwrap()
+            .deleted()
+    );
     let mut stream = EventStream::open(server.addr, &[], "?after=4").await;
     assert_eq!(stream.next(Duration::from_secs(5)).await, Some(Sse::Retry));
     let Some(Sse::Event { id, kind, data }) = stream.next(Duration::from_secs(5)).await else {
@@ -367,7 +371,7 @@ async fn every_stream_opens_with_a_snapshot_of_unsynced_and_deleted_messages() {
     drop(stream);
     // A deletion older than a day is no longer news.
     let old = "2020-01-01T00:00:00.000Z";
-    assert!(bookchat::db::tombstone(&conn, 2, old).unwrap());
+    assert!(bookchat::db::tombstone(&conn, 2, old).unwrap().deleted());
     let mut again = EventStream::open(server.addr, &[], "?after=4").await;
     again.next(Duration::from_secs(5)).await;
     let Some(Sse::Event { data, .. }) = again.next(Duration::from_secs(5)).await else {

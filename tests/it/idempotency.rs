@@ -125,7 +125,7 @@ async fn a_key_whose_message_was_deleted_is_gone() {
     let id = first.json()["id"].as_i64().unwrap();
     let conn = bookchat::db::open_writer(&server.state.config.db_path()).unwrap();
     let now = bookchat::db::now_rfc3339();
-    assert!(bookchat::db::tombstone(&conn, id, &now).unwrap());
+    assert!(bookchat::db::tombstone(&conn, id, &now).unwrap().deleted());
     let again = post_keyed(&server, LOCAL, "k-410", &hello("doomed")).await;
     let error = again.assert_error(410);
     assert!(error.contains("deleted"), "{error}");

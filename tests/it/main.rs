@@ -6,6 +6,7 @@ mod backups;
 mod binary;
 mod browser;
 mod browser_sync;
+mod counters;
 mod events;
 mod fake_github;
 mod group_commit;
