@@ -29,7 +29,12 @@ pub(super) struct Carried {
     highest_id: i64,
     /// `sync_writes`: spending the hour's GitHub budget again would break GitHub's limits.
     budget: Vec<i64>,
+    /// `idempotency`: a client retrying across the restore must not post twice.
+    keys: Vec<Key>,
 }
+
+/// One idempotency key as the table holds it.
+type Key = (String, String, i64, String, Option<String>, i64);
 
 /// Creates a database with BookChat's schema at `fresh` and copies every message of
 /// `source` (opened with `verify::open_untrusted`, its shape checked) into it.
@@ -92,9 +97,33 @@ pub(super) fn read_replaced(path: &Path) -> Result<Carried, RestoreError> {
     } else {
         Vec::new()
     };
+    let keys = if has("idempotency").map_err(read)? {
+        let mut stmt = conn
+            .prepare(
+                "SELECT client, key, message_id, content, author, created_at_ms \
+                 FROM idempotency",
+            )
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .map_err(read)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(read)?
+    } else {
+        Vec::new()
+    };
     Ok(Carried {
         highest_id: highest_id.unwrap_or(0),
         budget,
+        keys,
     })
 }
 
@@ -111,6 +140,20 @@ pub(super) fn finish(fresh: &Path, built: &Built, carried: &Carried) -> Result<(
             insert
                 .execute([at])
                 .map_err(build("cannot carry the write budget into"))?;
+        }
+    }
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO idempotency \
+                 (client, key, message_id, content, author, created_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(build("cannot carry the idempotency keys into"))?;
+        for key in &carried.keys {
+            insert
+                .execute(key.clone())
+                .map_err(build("cannot carry the idempotency keys into"))?;
         }
     }
     let floor = built.highest_id.max(carried.highest_id);

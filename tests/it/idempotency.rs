@@ -184,6 +184,34 @@ async fn a_key_still_answers_its_message_after_a_restart() {
     second.stop().await;
 }
 
+#[tokio::test]
+async fn keys_outlive_a_restore_so_a_retry_never_posts_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestServer::start_in(dir.path(), |_| {}).await;
+    let kept = post_keyed(&first, LOCAL, "before", &hello("in the backup")).await;
+    assert_eq!(kept.status, 201);
+    let backup = dir.path().join("older.db");
+    bookchat::backup::snapshot(&first.state.config.db_path(), &backup).unwrap();
+    let lost = post_keyed(&first, LOCAL, "after", &hello("not in the backup")).await;
+    assert_eq!(lost.status, 201);
+    first.stop().await;
+
+    bookchat::backup::restore(dir.path(), &backup).unwrap();
+    let second = TestServer::start_in(dir.path(), |_| {}).await;
+    // The key of a message the backup holds still answers it.
+    let again = post_keyed(&second, LOCAL, "before", &hello("in the backup")).await;
+    assert_eq!(
+        (again.status, again.json()["id"].clone()),
+        (201, kept.json()["id"].clone())
+    );
+    // A retry of a message the restore took away is told so, not stored a second time
+    // under a new id.
+    let retry = post_keyed(&second, LOCAL, "after", &hello("not in the backup")).await;
+    retry.assert_error(410);
+    assert_eq!(stored_count(&second).await, 1);
+    second.stop().await;
+}
+
 /// Loses the first POST's answer after the server stored it (as a dropped connection
 /// would), and records every POST's key.
 const LOSE_FIRST_ANSWER: &str = "
