@@ -22,6 +22,7 @@ mod ops;
 mod ops_stats;
 mod persistence;
 mod restore_untrusted;
+mod scrapes;
 mod screenshots;
 mod shutdown;
 mod support;
