@@ -5,6 +5,7 @@ mod assets;
 mod backups;
 mod binary;
 mod browser;
+mod browser_away;
 mod browser_sync;
 mod counters;
 mod events;
