@@ -149,15 +149,21 @@ impl Budget {
         sent.map(|sent| sent.max(self.answered))
     }
 
-    /// How long before one more write may be sent: the gap and both windows.
-    pub fn write_wait(&self, now: u64) -> Duration {
+    /// Milliseconds before `writes` more may be sent: the gap after the last write, and
+    /// room for them in both windows.
+    fn room_wait(&self, now: u64, writes: usize) -> u64 {
         let l = &self.limits;
         let gap = self
             .last()
             .map_or(0, |last| (last + ms(l.min_gap)).saturating_sub(now));
-        let minute = self.window_wait(now, l.minute, l.minute_cap(), 1);
-        let hour = self.window_wait(now, l.hour, l.hour_cap(), 1);
-        Duration::from_millis(gap.max(minute).max(hour))
+        let minute = self.window_wait(now, l.minute, l.minute_cap(), writes);
+        let hour = self.window_wait(now, l.hour, l.hour_cap(), writes);
+        gap.max(minute).max(hour)
+    }
+
+    /// How long before one more write may be sent: the gap and both windows.
+    pub fn write_wait(&self, now: u64) -> Duration {
+        Duration::from_millis(self.room_wait(now, 1))
     }
 
     /// The pace: a token bucket of `bucket()` writes refilled at `refill()` per
@@ -190,12 +196,6 @@ impl Budget {
     /// How long before a batch of `writes` may start: the gap after the last write, both
     /// windows, and the pace.
     pub fn batch_wait(&self, now: u64, writes: usize) -> Duration {
-        let l = &self.limits;
-        let gap = self
-            .last()
-            .map_or(0, |last| (last + ms(l.min_gap)).saturating_sub(now));
-        let minute = self.window_wait(now, l.minute, l.minute_cap(), writes);
-        let hour = self.window_wait(now, l.hour, l.hour_cap(), writes);
         let short = writes as f64 - self.level(now);
         #[allow(
             clippy::cast_possible_truncation,
@@ -207,7 +207,7 @@ impl Budget {
         } else {
             0
         };
-        Duration::from_millis(gap.max(minute).max(hour).max(pace))
+        Duration::from_millis(self.room_wait(now, writes).max(pace))
     }
 }
 

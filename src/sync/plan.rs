@@ -24,8 +24,7 @@ pub struct Plan {
     /// Rows whose files this commit adds.
     pub added: Vec<Pending>,
     /// Rows whose files are on the branch already, with the commit that added each.
-    pub adopted: Vec<(i64, String)>,
-    pub adopted_rows: Vec<Pending>,
+    pub adopted: Vec<(Pending, String)>,
     /// Deleted rows whose files this commit removes, or that never reached the branch.
     pub removed: Vec<i64>,
     /// Flat-layout files this commit removes.
@@ -96,8 +95,15 @@ impl Planner {
             self.classify(row, &listings, &mut plan, &mut to_adopt)?;
         }
         adopt(github, &mut plan, to_adopt)?;
+        // What the branch holds once this commit lands, besides what is synced already.
+        let landing: HashSet<i64> = plan
+            .added
+            .iter()
+            .chain(plan.adopted.iter().map(|(row, _)| row))
+            .map(|row| row.id)
+            .collect();
         for day in &days {
-            self.pages(conn, day, &listings[day], &mut plan)?;
+            self.pages(conn, day, &listings[day], &landing, &mut plan)?;
         }
         Ok(plan)
     }
@@ -200,6 +206,7 @@ impl Planner {
         conn: &Connection,
         day_folder: &str,
         listing: &Listing,
+        landing: &HashSet<i64>,
         plan: &mut Plan,
     ) -> Result<(), Failure> {
         let Some(date) = day_folder
@@ -209,13 +216,7 @@ impl Planner {
         else {
             return Ok(());
         };
-        let also: HashSet<i64> = plan
-            .added
-            .iter()
-            .map(|row| row.id)
-            .chain(plan.adopted.iter().map(|(id, _)| *id))
-            .collect();
-        let rows = store::day_lines(conn, &date, &also).map_err(db_failure)?;
+        let rows = store::day_lines(conn, &date, landing).map_err(db_failure)?;
         let lines: Vec<Line<'_>> = rows
             .iter()
             .map(|(_, created_at, author, content)| Line {
@@ -278,8 +279,7 @@ fn adopt(
             .into_iter()
             .partition(|(row, _)| row.id == first || named.contains(&row.id));
         for (row, _) in now {
-            plan.adopted.push((row.id, summary.sha.clone()));
-            plan.adopted_rows.push(row);
+            plan.adopted.push((row, summary.sha.clone()));
         }
         left = rest;
     }

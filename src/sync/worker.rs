@@ -161,10 +161,19 @@ impl Worker {
 
     /// Marks what a plan did: new files in `commit`, adopted ones in theirs, removals done.
     fn finish(&mut self, plan: &Plan, commit: Option<&str>) -> Result<(), Failure> {
-        let mut marks: Vec<(i64, String)> = plan.adopted.clone();
+        // Each row with the commit that holds its file: its own, or the one it was adopted from.
+        let mut landed: Vec<(&Pending, &str)> = plan
+            .adopted
+            .iter()
+            .map(|(row, sha)| (row, sha.as_str()))
+            .collect();
         if let Some(commit) = commit {
-            marks.extend(plan.added.iter().map(|row| (row.id, commit.to_owned())));
+            landed.extend(plan.added.iter().map(|row| (row, commit)));
         }
+        let marks: Vec<(i64, String)> = landed
+            .iter()
+            .map(|(row, sha)| (row.id, (*sha).to_owned()))
+            .collect();
         // Each count as soon as its transaction has committed: the counters never run ahead
         // of the database, and a failure between the two leaves them exact.
         let marked = store::mark_synced(&mut self.conn, &marks).map_err(db_failure)?;
@@ -177,13 +186,7 @@ impl Worker {
                 plan.adopted.len()
             );
         }
-        let rows = plan.added.iter().chain(&plan.adopted_rows);
-        let synced: Vec<Message> = rows
-            .filter_map(|row| {
-                let commit = marks.iter().find(|(id, _)| *id == row.id)?;
-                Some(row.synced_in(&commit.1))
-            })
-            .collect();
+        let synced: Vec<Message> = landed.iter().map(|(row, sha)| row.synced_in(sha)).collect();
         self.live.synced(&synced);
         self.shared.status().messages_synced += synced.len() as u64;
         Ok(())
