@@ -89,18 +89,25 @@ mod tests {
             .unwrap()
     }
 
+    /// The first column of every row `sql` selects.
+    fn column<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Vec<T> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     #[test]
     fn fresh_database_gets_every_migration() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let indexes: Vec<String> = column(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name",
+        );
         assert_eq!(
             indexes,
             [
@@ -111,24 +118,15 @@ mod tests {
                 "sync_writes_at"
             ]
         );
-        let tables: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let tables: Vec<String> = column(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        );
         assert_eq!(
             tables,
             ["id_floor", "idempotency", "messages", "sync_writes"]
         );
-        let floor: Vec<i64> = conn
-            .prepare("SELECT id FROM id_floor")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let floor: Vec<i64> = column(&conn, "SELECT id FROM id_floor");
         assert_eq!(floor, [0], "one row: nothing issued yet");
     }
 

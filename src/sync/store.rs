@@ -193,8 +193,8 @@ mod tests {
         assert!(text.ends_with('\n'));
     }
 
-    #[test]
-    fn pending_rows_come_in_id_order_and_leave_once_marked() {
+    /// A migrated database holding messages 1, 2 and 3, all still waiting for GitHub.
+    fn three_queued() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::db::migrate(&mut conn).unwrap();
         for text in ["a", "b", "c"] {
@@ -204,6 +204,12 @@ mod tests {
             )
             .unwrap();
         }
+        conn
+    }
+
+    #[test]
+    fn pending_rows_come_in_id_order_and_leave_once_marked() {
+        let mut conn = three_queued();
         let ids = |rows: Vec<Pending>| rows.into_iter().map(|p| p.id).collect::<Vec<_>>();
         assert_eq!(ids(pending(&conn, 2).unwrap()), [1, 2]);
         let marked = mark_synced(&mut conn, &[(1, "abc".into()), (2, "abc".into())]).unwrap();
@@ -231,15 +237,7 @@ mod tests {
 
     #[test]
     fn marks_count_only_the_rows_that_leave_the_queue() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&mut conn).unwrap();
-        for text in ["a", "b", "c"] {
-            conn.execute(
-                "INSERT INTO messages (content, created_at) VALUES (?1, 'now')",
-                [text],
-            )
-            .unwrap();
-        }
+        let mut conn = three_queued();
         assert_eq!(tombstone(&conn, 2, "t").unwrap(), Tombstone::WasPending);
         // 2 was deleted while its commit was on its way: it stays queued, as a removal.
         let marks = [(1, "abc".into()), (2, "abc".into()), (3, "abc".into())];
