@@ -151,6 +151,9 @@ pub struct ServeArgs {
     pub cors_origins: String,
 
     #[command(flatten)]
+    pub access: AccessArgs,
+
+    #[command(flatten)]
     pub limits: LimitArgs,
 
     #[command(flatten)]
@@ -158,6 +161,22 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub github: GithubArgs,
+}
+
+/// Who may read, write and moderate. Both values are secrets: never printed, not even here.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Private chats and moderation")]
+pub struct AccessArgs {
+    /// The moderator's secret (at least 16 characters). It may delete messages (as
+    /// `Authorization: Bearer <token>`, or signed in on the page), and /api/stats and
+    /// /metrics then need it.
+    #[arg(long, env = "BOOKCHAT_ADMIN_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub admin_token: Option<Secret>,
+
+    /// Makes the chat members-only: only a client that shows this code (signed in on the
+    /// page, or as `Authorization: Bearer <code>`), or the admin token, may read or write.
+    #[arg(long, env = "BOOKCHAT_ACCESS_CODE", hide_env_values = true, value_parser = parse_secret)]
+    pub access_code: Option<Secret>,
 }
 
 /// Backups the server makes by itself into <data-dir>/backups/.
@@ -334,6 +353,28 @@ mod tests {
             .find(|a| a.get_id() == "github_token")
             .expect("token flag");
         assert!(token.is_hide_env_values_set());
+    }
+
+    #[test]
+    fn help_and_debug_never_show_the_access_secrets() {
+        let cli = Cli::try_parse_from([
+            "bookchat",
+            "--admin-token",
+            "moderator-s3cret-token",
+            "--access-code",
+            "club-c0de",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("c0de"),
+            "{shown}"
+        );
+        let command = Cli::command();
+        for id in ["admin_token", "access_code"] {
+            let arg = command.get_arguments().find(|a| a.get_id() == id).unwrap();
+            assert!(arg.is_hide_env_values_set(), "{id}");
+        }
     }
 
     #[test]

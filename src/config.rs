@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use hyper::header::HeaderValue;
 
+use crate::auth::{Credentials, MIN_ADMIN_TOKEN};
 use crate::backup::BackupPolicy;
-use crate::cli::{AutoBackupArgs, Environment, LimitArgs, LogFormat, ServeArgs};
+use crate::cli::{AccessArgs, AutoBackupArgs, Environment, LimitArgs, LogFormat, ServeArgs};
 use crate::db::DB_FILE;
 use crate::http::client_ip::{parse_trusted, Cidr};
 use crate::ratelimit::Policy;
+use crate::secret::Secret;
 use crate::sync::GithubConfig;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -29,6 +31,12 @@ pub enum ConfigError {
     GithubPath(String),
     #[error("import needs the repository: set GITHUB_TOKEN and GITHUB_REPO (or --github-token and --github-repo)")]
     ImportNeedsGithub,
+    #[error("BOOKCHAT_ADMIN_TOKEN is {0} characters; it must be at least {MIN_ADMIN_TOKEN} (try `openssl rand -hex 16`)")]
+    AdminTokenTooShort(usize),
+    #[error(
+        "BOOKCHAT_ADMIN_TOKEN and BOOKCHAT_ACCESS_CODE must differ: members would be moderators"
+    )]
+    AdminTokenIsAccessCode,
     #[error("invalid BOOKCHAT_TRUSTED_PROXIES entry {0:?}: expected an address or CIDR block")]
     TrustedProxy(String),
     #[error("invalid {name}: {reason}")]
@@ -66,6 +74,8 @@ pub struct Config {
     /// `None` when GitHub sync is off.
     pub github: Option<GithubConfig>,
     pub trusted_proxies: Vec<Cidr>,
+    /// The admin token and the access code, if set.
+    pub credentials: Credentials,
     /// `None` turns a limit off.
     pub write_limit: Option<Policy>,
     pub read_limit: Option<Policy>,
@@ -134,6 +144,7 @@ impl Config {
             github: GithubConfig::from_args(&args.github)?,
             trusted_proxies: parse_trusted(&args.limits.trusted_proxies)
                 .map_err(ConfigError::TrustedProxy)?,
+            credentials: credentials(&args.access)?,
             write_limit: rate(
                 "BOOKCHAT_WRITE_RATE",
                 &args.limits.write_rate,
@@ -176,6 +187,23 @@ fn connection_limits(args: &LimitArgs) -> Result<ConnectionLimits, ConfigError> 
         )?,
         ..ConnectionLimits::default()
     })
+}
+
+/// An empty value is no value (`BOOKCHAT_ACCESS_CODE=` in a `.env` turns the code off).
+fn credentials(args: &AccessArgs) -> Result<Credentials, ConfigError> {
+    let set = |secret: &Option<Secret>| secret.clone().filter(|s| !s.expose().is_empty());
+    let admin = set(&args.admin_token);
+    let access = set(&args.access_code);
+    if let Some(token) = &admin {
+        let chars = token.expose().chars().count();
+        if chars < MIN_ADMIN_TOKEN {
+            return Err(ConfigError::AdminTokenTooShort(chars));
+        }
+        if access.as_ref() == Some(token) {
+            return Err(ConfigError::AdminTokenIsAccessCode);
+        }
+    }
+    Ok(Credentials::new(admin, access))
 }
 
 fn backup_policy(args: &AutoBackupArgs) -> Result<BackupPolicy, ConfigError> {
@@ -302,6 +330,33 @@ mod tests {
             ConfigError::MaxConnectionsPerClient
         );
         assert_eq!(limits(3, 0).unwrap_err(), ConfigError::MaxStreamsPerClient);
+    }
+
+    #[test]
+    fn the_admin_token_must_be_long_and_not_the_access_code() {
+        let access = |admin: Option<&str>, code: Option<&str>| {
+            credentials(&AccessArgs {
+                admin_token: admin.map(Secret::new),
+                access_code: code.map(Secret::new),
+            })
+        };
+        let short = access(Some("fifteen-chars-x"), None).unwrap_err();
+        assert_eq!(short, ConfigError::AdminTokenTooShort(15));
+        assert!(
+            !short.to_string().contains("fifteen"),
+            "the value is not shown"
+        );
+        let ok = access(Some("sixteen-chars-xx"), Some("club")).unwrap();
+        assert!(ok.moderation() && ok.members_only());
+        assert_eq!(
+            access(Some("sixteen-chars-xx"), Some("sixteen-chars-xx")).unwrap_err(),
+            ConfigError::AdminTokenIsAccessCode
+        );
+        let empty = access(Some(""), Some("")).unwrap();
+        assert!(
+            !empty.moderation() && !empty.members_only(),
+            "empty is unset"
+        );
     }
 
     #[test]

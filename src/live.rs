@@ -23,6 +23,8 @@ pub enum Event {
     Synced(Arc<Message>),
     /// The sync state changed; the JSON of the `sync` object of `/api/stats`.
     Sync(Arc<str>),
+    /// A moderator deleted the message with this id.
+    Deleted(i64),
 }
 
 pub struct Live {
@@ -119,9 +121,20 @@ impl Live {
         self.pending.fetch_sub(n, Ordering::AcqRel);
     }
 
-    /// Counts a synced row put back in the sync queue (a deletion, whose file must go).
-    pub fn requeued(&self) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
+    /// Records a deletion the writer has just committed: the message leaves memory (so no
+    /// listing shows it again), then every stream hears of it. `requeued` is true when the
+    /// message had been synced and is queued again, for the removal of its file.
+    pub fn deleted(&self, id: i64, requeued: bool) {
+        if requeued {
+            self.pending.fetch_add(1, Ordering::AcqRel);
+        }
+        {
+            let mut newest = self.newest.write().unwrap_or_else(PoisonError::into_inner);
+            if let Ok(index) = newest.messages.binary_search_by_key(&id, |m| m.id) {
+                newest.messages.remove(index);
+            }
+        }
+        let _ = self.events.send(Event::Deleted(id));
     }
 
     /// (all messages, those not yet synced), tombstones included, as committed. Each is
@@ -287,8 +300,27 @@ mod tests {
         live.created(&[message(2), message(3)]);
         assert_eq!(live.counts(), (3, 2));
         live.unqueued(2);
-        live.requeued();
+        live.deleted(2, true);
         assert_eq!(live.counts(), (3, 1));
+        live.deleted(3, false);
+        assert_eq!(
+            live.counts(),
+            (3, 1),
+            "a pending message was queued already"
+        );
+    }
+
+    #[test]
+    fn a_deleted_message_leaves_memory_and_is_announced() {
+        let live = Live::new((1..=4).map(message).collect(), 4, 4);
+        let mut events = live.subscribe();
+        live.deleted(2, false);
+        live.deleted(9, false);
+        assert_eq!(ids(live.page(Page::Newest, 50)), Some(vec![1, 3, 4]));
+        assert_eq!(ids(live.page(Page::After(1), 50)), Some(vec![3, 4]));
+        assert!(matches!(events.try_recv(), Ok(Event::Deleted(2))));
+        assert!(matches!(events.try_recv(), Ok(Event::Deleted(9))));
+        assert_eq!(live.last_id(), 4, "ids are never reused");
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub enum InvalidMessage {
     EmptyContent,
     #[error("content is {0} characters; the limit is {MAX_CONTENT_CHARS}")]
     ContentTooLong(usize),
-    #[error("author is {0} characters; the limit is {MAX_AUTHOR_CHARS}")]
-    AuthorTooLong(usize),
+    #[error("{0} is {1} characters; the limit is {MAX_AUTHOR_CHARS}")]
+    NameTooLong(&'static str, usize),
     #[error("{0} must not contain control characters other than newline and tab")]
     ControlCharacter(&'static str),
 }
@@ -47,17 +47,9 @@ impl NewMessage {
         if content_chars > MAX_CONTENT_CHARS {
             return Err(InvalidMessage::ContentTooLong(content_chars));
         }
-        let author = match author {
-            Some(raw) => clean("author", raw)?,
-            None => String::new(),
-        };
-        let author_chars = author.chars().count();
-        if author_chars > MAX_AUTHOR_CHARS {
-            return Err(InvalidMessage::AuthorTooLong(author_chars));
-        }
         Ok(NewMessage {
             content,
-            author: (!author.is_empty()).then_some(author),
+            author: parse_name("author", author)?,
         })
     }
 
@@ -68,6 +60,23 @@ impl NewMessage {
     pub fn author(&self) -> Option<&str> {
         self.author.as_deref()
     }
+}
+
+/// A display name under the author rules (`field` names it in errors): trimmed, at most
+/// `MAX_AUTHOR_CHARS`, no control characters; blank is no name.
+pub fn parse_name(
+    field: &'static str,
+    raw: Option<&str>,
+) -> Result<Option<String>, InvalidMessage> {
+    let name = match raw {
+        Some(raw) => clean(field, raw)?,
+        None => return Ok(None),
+    };
+    let chars = name.chars().count();
+    if chars > MAX_AUTHOR_CHARS {
+        return Err(InvalidMessage::NameTooLong(field, chars));
+    }
+    Ok((!name.is_empty()).then_some(name))
 }
 
 /// Trims, turns CRLF into LF (Windows clients send it for a plain newline), then refuses any
@@ -133,7 +142,23 @@ mod tests {
         assert!(NewMessage::parse("hi", Some(&"a".repeat(MAX_AUTHOR_CHARS))).is_ok());
         assert_eq!(
             NewMessage::parse("hi", Some(&"a".repeat(MAX_AUTHOR_CHARS + 1))),
-            Err(InvalidMessage::AuthorTooLong(MAX_AUTHOR_CHARS + 1))
+            Err(InvalidMessage::NameTooLong("author", MAX_AUTHOR_CHARS + 1))
+        );
+    }
+
+    #[test]
+    fn a_display_name_follows_the_author_rules() {
+        assert_eq!(parse_name("name", Some("  Ann ")), Ok(Some("Ann".into())));
+        assert_eq!(parse_name("name", Some(" ")), Ok(None));
+        assert_eq!(parse_name("name", None), Ok(None));
+        let long = parse_name("name", Some(&"a".repeat(MAX_AUTHOR_CHARS + 1))).unwrap_err();
+        assert!(
+            long.to_string().starts_with("name is 51 characters"),
+            "{long}"
+        );
+        assert_eq!(
+            parse_name("name", Some("a\u{7}")),
+            Err(InvalidMessage::ControlCharacter("name"))
         );
     }
 

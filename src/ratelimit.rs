@@ -140,6 +140,18 @@ impl Limiter {
         }
     }
 
+    /// Gives back the token `check` took, for a request that turned out not to count (a
+    /// sign-in with the right code). Taking first and refunding after keeps parallel
+    /// requests from all passing a check none of them has paid for yet.
+    pub fn refund(&self, client: IpAddr, now: Instant) {
+        let policy = self.policy;
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(bucket) = table.buckets.get_mut(&client) {
+            bucket.tokens = (bucket.level(&policy, now) + 1.0).min(f64::from(policy.burst));
+            bucket.updated = now;
+        }
+    }
+
     pub fn tracked(&self) -> usize {
         self.table
             .lock()
@@ -192,6 +204,27 @@ mod tests {
             Policy::parse(rate, burst).unwrap().unwrap(),
             DEFAULT_CAPACITY,
         )
+    }
+
+    #[test]
+    fn a_refund_gives_the_token_back() {
+        let limiter = limiter("5/60", 2);
+        let now = Instant::now();
+        assert!(matches!(limiter.check(A, now), Decision::Allowed { .. }));
+        limiter.refund(A, now);
+        limiter.refund(A, now);
+        assert!(matches!(limiter.check(A, now), Decision::Allowed { .. }));
+        assert!(matches!(limiter.check(A, now), Decision::Allowed { .. }));
+        assert!(
+            matches!(limiter.check(A, now), Decision::Limited { .. }),
+            "never above the burst"
+        );
+        limiter.refund(B, now);
+        assert_eq!(
+            limiter.tracked(),
+            1,
+            "a refund to an unknown client adds nothing"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::auth::Sessions;
 use crate::backup::BackupHandle;
 use crate::config::Config;
 use crate::db::Db;
@@ -10,6 +11,13 @@ use crate::http::caps::ClientCounts;
 use crate::http::request_id::RequestIds;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Limiter, Policy, DEFAULT_CAPACITY};
+
+/// Wrong sign-in codes one client may try: 5 a minute, as a bucket of 5.
+const SIGN_INS: Policy = Policy {
+    tokens: 5,
+    per: std::time::Duration::from_secs(60),
+    burst: 5,
+};
 use crate::sync::SyncHandle;
 
 pub struct AppState {
@@ -26,6 +34,11 @@ pub struct AppState {
     /// Their locks are explained in `ratelimit`.
     pub write_limiter: Option<Limiter>,
     pub read_limiter: Option<Limiter>,
+    /// Sign-in attempts per client; a right code gives its token back.
+    pub sign_ins: Limiter,
+    /// Signs and checks session cookies with the database's key and the configured
+    /// secrets; read-only.
+    pub sessions: Sessions,
     /// Open connections per peer address and open event streams per client; their lock
     /// is explained in `http::caps`.
     pub client_connections: Arc<ClientCounts>,
@@ -42,6 +55,8 @@ impl AppState {
         AppState {
             write_limiter: limiter(config.write_limit),
             read_limiter: limiter(config.read_limit),
+            sign_ins: Limiter::new(SIGN_INS, DEFAULT_CAPACITY),
+            sessions: Sessions::new(db.session_key(), config.credentials.clone()),
             config,
             db,
             sync,

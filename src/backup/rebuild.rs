@@ -1,6 +1,6 @@
 //! The fresh database a restore builds: BookChat's own schema, the file's message rows
-//! (each type-checked), and what is not history (the GitHub write budget, the id floor)
-//! carried over from the database being replaced. Nothing else of the file comes along.
+//! (each type-checked), and what is not history (the GitHub write budget, the id floor,
+//! idempotency keys, the session key) carried over from the database being replaced. Nothing else of the file comes along.
 
 use std::path::Path;
 
@@ -31,6 +31,9 @@ pub(super) struct Carried {
     budget: Vec<i64>,
     /// `idempotency`: a client retrying across the restore must not post twice.
     keys: Vec<Key>,
+    /// `settings`: the session key, so sign-ins outlive the restore. Never the file's own:
+    /// a key that came with an untrusted file could be known to whoever made it.
+    settings: Vec<(String, Vec<u8>)>,
 }
 
 /// One idempotency key as the table holds it.
@@ -120,10 +123,22 @@ pub(super) fn read_replaced(path: &Path) -> Result<Carried, RestoreError> {
     } else {
         Vec::new()
     };
+    let settings = if has("settings").map_err(read)? {
+        let mut stmt = conn
+            .prepare("SELECT name, value FROM settings")
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(read)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(read)?
+    } else {
+        Vec::new()
+    };
     Ok(Carried {
         highest_id: highest_id.unwrap_or(0),
         budget,
         keys,
+        settings,
     })
 }
 
@@ -154,6 +169,16 @@ pub(super) fn finish(fresh: &Path, built: &Built, carried: &Carried) -> Result<(
             insert
                 .execute(key.clone())
                 .map_err(build("cannot carry the idempotency keys into"))?;
+        }
+    }
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO settings (name, value) VALUES (?1, ?2)")
+            .map_err(build("cannot carry the settings into"))?;
+        for setting in &carried.settings {
+            insert
+                .execute(setting.clone())
+                .map_err(build("cannot carry the settings into"))?;
         }
     }
     let floor = built.highest_id.max(carried.highest_id);

@@ -166,6 +166,25 @@ fn restore_replaces_the_database_and_keeps_the_previous_one() {
 }
 
 #[test]
+fn restore_keeps_the_replaced_session_key_never_the_files() {
+    let key_of = |path: &Path| {
+        crate::db::settings::session_key(&mut Connection::open(path).unwrap()).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bookchat.db");
+    drop(bookchat_db(&db, 1));
+    let ours = key_of(&db);
+    let other = tempfile::tempdir().unwrap();
+    let saved = other.path().join("theirs.db");
+    drop(bookchat_db(&saved, 2));
+    let theirs = key_of(&saved);
+    assert_ne!(ours, theirs);
+    restore(dir.path(), &saved).unwrap();
+    assert_eq!(key_of(&db), ours, "sign-ins outlive the restore");
+    assert_eq!(contents(&db), ["m0", "m1"]);
+}
+
+#[test]
 fn restore_into_an_empty_directory_has_nothing_to_keep() {
     let source = tempfile::tempdir().unwrap();
     let saved = source.path().join("saved.db");

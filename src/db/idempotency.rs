@@ -126,11 +126,7 @@ mod tests {
 
     const T0: i64 = 1_800_000_000_000;
 
-    fn migrated() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate(&mut conn).unwrap();
-        conn
-    }
+    use super::super::in_memory as migrated;
 
     fn key(client: &str, key: &str) -> IdempotencyKey {
         IdempotencyKey {

@@ -47,6 +47,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (client, key)
     ) WITHOUT ROWID;
     CREATE INDEX idempotency_created ON idempotency (created_at_ms);",
+    // 6: settings the server keeps for itself, such as the key that signs session cookies:
+    // in the database, so sessions survive a restart and (later) every node shares them.
+    "CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
 ];
 
 /// The schema version this binary writes.
@@ -124,7 +127,13 @@ mod tests {
         );
         assert_eq!(
             tables,
-            ["id_floor", "idempotency", "messages", "sync_writes"]
+            [
+                "id_floor",
+                "idempotency",
+                "messages",
+                "settings",
+                "sync_writes"
+            ]
         );
         let floor: Vec<i64> = column(&conn, "SELECT id FROM id_floor");
         assert_eq!(floor, [0], "one row: nothing issued yet");

@@ -4,6 +4,7 @@
 mod idempotency;
 mod migrations;
 pub mod queries;
+pub mod settings;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,8 @@ struct Inner {
     path: PathBuf,
     /// The newest messages and the event broadcast, fed by the writer after each commit.
     live: Arc<Live>,
+    /// Signs session cookies; read once at open (see `settings`).
+    session_key: [u8; settings::SESSION_KEY_LEN],
     jobs: mpsc::Sender<WriteJob>,
     // std Mutex: held only to pop or push a connection, never across an await or a query.
     readers: Mutex<Vec<Connection>>,
@@ -84,6 +87,7 @@ impl Db {
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("database journal mode is {mode}, not WAL; readers may wait on writes");
         }
+        let session_key = settings::session_key(&mut conn)?;
         let newest = queries::list(&conn, Page::Newest, CACHED)?;
         // The one full count of this process: from here the writer and the sync worker
         // keep the figures current as they commit.
@@ -99,6 +103,7 @@ impl Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 live,
+                session_key,
                 jobs,
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(writer)),
@@ -109,6 +114,12 @@ impl Db {
     /// What is new, in memory; see `live`.
     pub fn live(&self) -> &Arc<Live> {
         &self.inner.live
+    }
+
+    /// The key that signs session cookies, kept in the database so sessions outlive a
+    /// restart.
+    pub fn session_key(&self) -> [u8; settings::SESSION_KEY_LEN] {
+        self.inner.session_key
     }
 
     /// A page of messages, oldest first: from memory when memory holds the whole answer
@@ -231,6 +242,14 @@ impl Inner {
     }
 }
 
+/// An in-memory database with BookChat's schema, for unit tests of the queries.
+#[cfg(test)]
+pub(crate) fn in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("in-memory SQLite");
+    migrate(&mut conn).expect("migrations apply");
+    conn
+}
+
 /// A file SQLite keeps beside the database: `-wal` or `-shm`.
 pub fn sidecar(db: &Path, suffix: &str) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -316,7 +335,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(before.len(), 1);
-        assert_eq!(db.read(|c| queries::by_id(c, 999)).await.unwrap(), None);
+        assert_eq!(
+            db.read(|c| queries::by_id(c, 999)).await.unwrap(),
+            queries::Lookup::Missing
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_message_leaves_every_listing_and_its_text_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join(DB_FILE)).unwrap();
+        for text in ["one", "secret two", "three"] {
+            db.insert(new_message(text)).await.unwrap();
+        }
+        assert_eq!(db.delete(2).await.unwrap(), Tombstone::WasPending);
+        assert_eq!(db.delete(2).await.unwrap(), Tombstone::Missing, "once only");
+        assert_eq!(db.delete(99).await.unwrap(), Tombstone::Missing);
+        let ids = |v: Vec<Message>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(db.list(Page::Newest, 50).await.unwrap()), [1, 3]);
+        let stored = db.read(|c| queries::list(c, Page::Newest, 50)).await;
+        assert_eq!(ids(stored.unwrap()), [1, 3]);
+        let after = db.read(|c| queries::list(c, Page::After(1), 1)).await;
+        assert_eq!(
+            ids(after.unwrap()),
+            [3],
+            "a limit counts only what is shown"
+        );
+        let lookup = db.read(|c| queries::by_id(c, 2)).await.unwrap();
+        assert_eq!(lookup, queries::Lookup::Deleted);
+        let row: (String, Option<String>, bool) = db
+            .read(|c| {
+                c.query_row(
+                    "SELECT content, author, deleted_at IS NOT NULL FROM messages WHERE id = 2",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            row,
+            (String::new(), None, true),
+            "a tombstone holds no text"
+        );
+        db.close();
     }
 
     #[tokio::test]

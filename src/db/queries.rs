@@ -35,17 +35,34 @@ pub fn list(conn: &Connection, page: Page, limit: u32) -> rusqlite::Result<Vec<M
     Ok(messages)
 }
 
+// Tombstones are skipped: a deleted message is in no listing.
 const DOWNWARDS: &str = "SELECT id, content, author, created_at, git_commit_hash, synced \
-    FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2";
+    FROM messages WHERE id < ?1 AND deleted_at IS NULL ORDER BY id DESC LIMIT ?2";
 const UPWARDS: &str = "SELECT id, content, author, created_at, git_commit_hash, synced \
-    FROM messages WHERE id > ?1 ORDER BY id ASC LIMIT ?2";
-const BY_ID: &str = "SELECT id, content, author, created_at, git_commit_hash, synced \
-    FROM messages WHERE id = ?1";
+    FROM messages WHERE id > ?1 AND deleted_at IS NULL ORDER BY id ASC LIMIT ?2";
+const BY_ID: &str = "SELECT id, content, author, created_at, git_commit_hash, synced, \
+    deleted_at IS NOT NULL FROM messages WHERE id = ?1";
 
-pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Message>> {
-    conn.prepare_cached(BY_ID)?
-        .query_row([id], from_row)
-        .optional()
+/// What one id names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(Message),
+    /// There was a message with this id; a moderator deleted it.
+    Deleted,
+    /// There never was one.
+    Missing,
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Lookup> {
+    let row = conn
+        .prepare_cached(BY_ID)?
+        .query_row([id], |row| Ok((from_row(row)?, row.get::<_, bool>(6)?)))
+        .optional()?;
+    Ok(match row {
+        Some((_, true)) => Lookup::Deleted,
+        Some((message, false)) => Lookup::Found(message),
+        None => Lookup::Missing,
+    })
 }
 
 /// How many messages there are, how many still wait for GitHub, and when the newest came.
@@ -149,11 +166,7 @@ pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate(&mut conn).unwrap();
-        conn
-    }
+    use super::super::in_memory as db;
 
     #[test]
     fn counts_of_an_empty_database_are_zero() {

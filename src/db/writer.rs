@@ -112,8 +112,8 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Insert>, live: &Live, now_ms: i
 
 fn delete(conn: &Connection, id: i64, live: &Live) -> Result<Tombstone, DbError> {
     let outcome = tombstone(conn, id, &now_rfc3339())?;
-    if outcome == Tombstone::WasSynced {
-        live.requeued();
+    if outcome.deleted() {
+        live.deleted(id, outcome == Tombstone::WasSynced);
     }
     Ok(outcome)
 }
@@ -221,11 +221,7 @@ pub fn tombstone(conn: &Connection, id: i64, at: &str) -> rusqlite::Result<Tombs
 mod tests {
     use super::*;
 
-    fn migrated() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate(&mut conn).unwrap();
-        conn
-    }
+    use super::super::in_memory as migrated;
 
     fn post(conn: &mut Connection, texts: &[&str]) -> Vec<i64> {
         let messages: Vec<NewMessage> = texts

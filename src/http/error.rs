@@ -1,16 +1,25 @@
 //! `ApiError`: the one place that knows which status a failure gets and the `{"error": …}` shape.
 
-use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::StatusCode;
 use serde_json::json;
 
 use super::Response;
 use crate::db::DbError;
 
+/// What a 401 asks for: a Bearer token (the page signs in with a cookie instead).
+const BEARER: HeaderValue = HeaderValue::from_static("Bearer realm=\"bookchat\"");
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// No credentials, or none that prove anything: the answer says which to send.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Credentials were shown, but they do not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
     /// The thing asked for existed once and was deleted.
@@ -44,6 +53,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -79,6 +90,9 @@ impl ApiError {
         match self {
             ApiError::MethodNotAllowed { allow } => {
                 headers.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(WWW_AUTHENTICATE, BEARER);
             }
             ApiError::TooManyRequests { limit, retry_after } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
@@ -126,6 +140,19 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("6 s"));
+    }
+
+    #[tokio::test]
+    async fn unauthorized_asks_for_a_bearer_token() {
+        let response = ApiError::Unauthorized("sign in").into_response(false);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[WWW_AUTHENTICATE],
+            "Bearer realm=\"bookchat\""
+        );
+        let response = ApiError::Forbidden("no").into_response(false);
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(!response.headers().contains_key(WWW_AUTHENTICATE));
     }
 
     #[tokio::test]

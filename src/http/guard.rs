@@ -77,7 +77,7 @@ fn limiter_for<'a>(state: &'a AppState, req: &Request, route: Route) -> Option<&
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     let api = match route {
         Route::Messages | Route::Message | Route::Events | Route::Stats | Route::OpenApi => true,
-        Route::Page | Route::Static | Route::Health | Route::Metrics => false,
+        Route::Page | Route::Static | Route::Health | Route::Metrics | Route::Session => false,
         // An unknown path under /api/ is still a read of the API.
         Route::Other => req.uri().path().split('/').find(|s| !s.is_empty()) == Some("api"),
     };

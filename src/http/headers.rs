@@ -28,9 +28,10 @@ pub const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy
 pub const SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
 
 pub const CORS_ANY: HeaderValue = HeaderValue::from_static("*");
-pub const CORS_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, OPTIONS");
-pub const CORS_HEADERS: HeaderValue =
-    HeaderValue::from_static("Content-Type, Idempotency-Key, Last-Event-ID, X-Request-Id");
+pub const CORS_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, DELETE, OPTIONS");
+pub const CORS_HEADERS: HeaderValue = HeaderValue::from_static(
+    "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Request-Id",
+);
 pub const CORS_EXPOSE: HeaderValue = HeaderValue::from_static(
     "Location, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-Request-Id",
 );

@@ -1,5 +1,6 @@
 //! The HTTP side: a hyper 1.x server with hand-written routing and pre/post layers.
 
+pub mod access;
 mod body;
 pub mod caps;
 pub mod client_ip;

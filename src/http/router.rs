@@ -2,7 +2,7 @@
 
 use hyper::Method;
 
-use super::handlers::{assets, events, health, messages, metrics, openapi, stats};
+use super::handlers::{assets, events, health, messages, metrics, openapi, session, stats};
 use super::routes::Route;
 use super::{ApiError, Request, Response};
 use crate::state::AppState;
@@ -19,6 +19,9 @@ pub async fn route(state: &AppState, req: Request, route: Route) -> Result<Respo
         (Method::GET, Route::Messages) => messages::list(state, req).await,
         (Method::POST, Route::Messages) => messages::create(state, req).await,
         (Method::GET, Route::Message) => messages::get(state, req).await,
+        (Method::DELETE, Route::Message) => messages::delete(state, req).await,
+        (Method::POST, Route::Session) => session::sign_in(state, req).await,
+        (Method::DELETE, Route::Session) => session::sign_out(state, req).await,
         (Method::GET, Route::Health) => health::check(state, req).await,
         (Method::GET, Route::Events) => events::stream(state, req).await,
         (Method::GET, Route::Stats) => stats::show(state, req).await,

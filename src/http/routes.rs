@@ -8,6 +8,7 @@ pub enum Route {
     Static,
     Messages,
     Message,
+    Session,
     Events,
     Health,
     Stats,
@@ -17,11 +18,12 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 11] = [
         Route::Page,
         Route::Static,
         Route::Messages,
         Route::Message,
+        Route::Session,
         Route::Events,
         Route::Health,
         Route::Stats,
@@ -40,6 +42,7 @@ impl Route {
             [Some("metrics"), None, ..] => Route::Metrics,
             [Some("api"), Some("messages"), None, _] => Route::Messages,
             [Some("api"), Some("messages"), Some(_), None] => Route::Message,
+            [Some("api"), Some("session"), None, _] => Route::Session,
             [Some("api"), Some("events"), None, _] => Route::Events,
             [Some("api"), Some("health"), None, _] => Route::Health,
             [Some("api"), Some("stats"), None, _] => Route::Stats,
@@ -56,6 +59,7 @@ impl Route {
             Route::Static => "/static/{file}",
             Route::Messages => "/api/messages",
             Route::Message => "/api/messages/{id}",
+            Route::Session => "/api/session",
             Route::Events => "/api/events",
             Route::Health => "/api/health",
             Route::Stats => "/api/stats",
@@ -70,6 +74,8 @@ impl Route {
     pub fn allow(self) -> &'static str {
         match self {
             Route::Messages => "GET, HEAD, POST, OPTIONS",
+            Route::Message => "GET, HEAD, DELETE, OPTIONS",
+            Route::Session => "POST, DELETE, OPTIONS",
             Route::Other => "OPTIONS",
             _ => "GET, HEAD, OPTIONS",
         }
@@ -91,6 +97,7 @@ mod tests {
         assert_eq!(Route::of("//api//messages/"), Route::Messages);
         assert_eq!(Route::of("/api/messages/12"), Route::Message);
         assert_eq!(Route::of("/api/messages/12/x"), Route::Other);
+        assert_eq!(Route::of("/api/session"), Route::Session);
         assert_eq!(Route::of("/api/events"), Route::Events);
         assert_eq!(Route::of("/api/health"), Route::Health);
         assert_eq!(Route::of("/api/stats"), Route::Stats);
@@ -121,7 +128,9 @@ mod tests {
     #[test]
     fn allow_lists_what_each_route_answers() {
         assert_eq!(Route::Messages.allow(), "GET, HEAD, POST, OPTIONS");
-        assert_eq!(Route::Message.allow(), "GET, HEAD, OPTIONS");
+        assert_eq!(Route::Message.allow(), "GET, HEAD, DELETE, OPTIONS");
+        assert_eq!(Route::Session.allow(), "POST, DELETE, OPTIONS");
+        assert_eq!(Route::Health.allow(), "GET, HEAD, OPTIONS");
         assert_eq!(Route::Other.allow(), "OPTIONS");
     }
 }

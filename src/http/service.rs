@@ -1,5 +1,6 @@
-//! The request pipeline around the router: who the client is, a request id, size and rate
-//! checks, preflight, error mapping, CORS, security headers, metrics and the access log.
+//! The request pipeline around the router: who the client is, a request id, size, access
+//! and rate checks, preflight, error mapping, CORS, security headers, metrics and the
+//! access log.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use hyper::header::{HeaderValue, ORIGIN};
 use hyper::{Method, StatusCode};
 
+use super::access;
 use super::guard::{self, Quota};
 use super::request_id::X_REQUEST_ID;
 use super::routes::Route;
@@ -37,8 +39,15 @@ pub async fn handle(state: &AppState, mut req: Request, peer: SocketAddr) -> Res
     let origin = req.headers().get(ORIGIN).cloned();
     let production = state.config.is_production();
 
+    let who = access::identify(
+        &state.sessions,
+        req.headers(),
+        chrono::Utc::now().timestamp(),
+    );
     let mut quota = None;
-    let result = match pre(state, &req, seen.route, seen.client) {
+    let checked = pre(state, &req, seen.route, seen.client, &who);
+    req.extensions_mut().insert(who);
+    let result = match checked {
         Ok(_) if seen.method == Method::OPTIONS => Ok(headers::preflight()),
         Ok(granted) => {
             quota = granted;
@@ -62,17 +71,26 @@ pub async fn handle(state: &AppState, mut req: Request, peer: SocketAddr) -> Res
     response
 }
 
-/// Everything that can refuse a request before a handler sees it.
+/// Everything that can refuse a request before a handler sees it. Access comes before
+/// the rate: a refused stranger spends none of the buckets.
 fn pre(
     state: &AppState,
     req: &Request,
     route: Route,
     client: IpAddr,
+    who: &access::Access,
 ) -> Result<Option<Quota>, ApiError> {
     guard::check_size(req.uri(), req.headers(), &state.config.connections)?;
     if req.method() == Method::OPTIONS {
         return Ok(None);
     }
+    access::admit(
+        &state.config.credentials,
+        req.method(),
+        route,
+        who,
+        req.headers(),
+    )?;
     guard::check_rate(state, req, route, client)
 }
 

@@ -283,7 +283,8 @@ async fn wrong_method_is_405_with_allow_and_unknown_path_404() {
     let server = TestServer::start().await;
     for (method, path, allow) in [
         ("DELETE", "/api/messages", "GET, HEAD, POST, OPTIONS"),
-        ("PUT", "/api/messages/1", "GET, HEAD, OPTIONS"),
+        ("PUT", "/api/messages/1", "GET, HEAD, DELETE, OPTIONS"),
+        ("GET", "/api/session", "POST, DELETE, OPTIONS"),
         ("POST", "/api/health", "GET, HEAD, OPTIONS"),
         ("POST", "/", "GET, HEAD, OPTIONS"),
         ("PATCH", "/static/app.js", "GET, HEAD, OPTIONS"),

@@ -12,14 +12,22 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use bookchat::secret::Secret;
+
 use crate::support::TestServer;
 
 const REPO_COPY: &str = include_str!("../../src/http/handlers/openapi.json");
 
+/// The moderator's token and the access code of the servers that have them.
+const TOKEN: &str = "openapi-admin-token-0123";
+const CODE: &str = "members";
+
 /// The servers the recipes need: one with rate limits off, one with buckets of one token,
-/// one with the default limits, and one at its connection cap of 1.
+/// one with the default limits (and an admin token), one at its connection cap of 1, and
+/// one members-only chat with a moderator.
 struct Servers {
     plain: TestServer,
+    guarded: TestServer,
     limited: TestServer,
     defaults: TestServer,
     busy: TestServer,
@@ -38,7 +46,16 @@ impl Servers {
             args.limits.write_burst = 1;
         })
         .await;
-        let defaults = TestServer::start_with(|args| args.limits = LimitArgs::default()).await;
+        let defaults = TestServer::start_with(|args| {
+            args.limits = LimitArgs::default();
+            args.access.admin_token = Some(Secret::new(TOKEN));
+        })
+        .await;
+        let guarded = TestServer::start_with(|args| {
+            args.access.admin_token = Some(Secret::new(TOKEN));
+            args.access.access_code = Some(Secret::new(CODE));
+        })
+        .await;
         let busy = TestServer::start_with(|args| args.limits.max_connections = 1).await;
         // An event stream holds the only slot: unlike an idle connection, it is not closed
         // by the header timeout however long the test takes.
@@ -54,8 +71,11 @@ impl Servers {
         let message_id = plain.post_message("described").await["id"]
             .as_i64()
             .unwrap();
+        let same = defaults.post_message("described").await["id"].as_i64();
+        assert_eq!(same, Some(message_id), "one example id on both");
         Servers {
             plain,
+            guarded,
             limited,
             defaults,
             busy,
@@ -120,6 +140,9 @@ async fn reach(s: &Servers, method: &str, template: &str, status: u16) -> Result
     let plain = s.plain.addr;
     let body: &[u8] = if method == "POST" { VALID } else { b"" };
     let json: &[(&str, &str)] = if method == "POST" { &[JSON] } else { &[] };
+    if let Some(answer) = reach_guarded(s, method, template, status).await {
+        return Ok(answer?.0);
+    }
     let answer = match (method, template, status) {
         (_, _, 414) => {
             let long = format!("{path}?pad={}", "a".repeat(9000));
@@ -144,6 +167,13 @@ async fn reach(s: &Servers, method: &str, template: &str, status: u16) -> Result
             head(plain, method, &path, &preflight, b"").await
         }
         ("GET", _, 200) | ("POST", _, 201) => head(plain, method, &path, json, body).await,
+        ("DELETE", "/api/messages/{id}", 204) => {
+            let admin = format!("Bearer {TOKEN}");
+            let auth = [("Authorization", admin.as_str())];
+            let (_, posted) = head(s.defaults.addr, "POST", "/api/messages", &[JSON], VALID).await;
+            let path = header(&posted, "location").ok_or("no Location to delete")?;
+            head(s.defaults.addr, method, &path, &auth, b"").await
+        }
         ("GET", _, 304) => {
             let (_, first) = head(plain, method, &path, &[], b"").await;
             let etag = header(&first, "etag").ok_or("no ETag to revalidate with")?;
@@ -175,6 +205,85 @@ async fn reach(s: &Servers, method: &str, template: &str, status: u16) -> Result
         _ => return Err("no request is known to reach it".into()),
     };
     Ok(answer.0)
+}
+
+/// What needs the members-only server, a session or the moderator; `None` for what the
+/// general recipes reach.
+async fn reach_guarded(
+    s: &Servers,
+    method: &str,
+    template: &str,
+    status: u16,
+) -> Option<Result<(u16, String), String>> {
+    let guarded = s.guarded.addr;
+    let admin = format!("Bearer {TOKEN}");
+    let member = format!("Bearer {CODE}");
+    let evil = ("Origin", "https://evil.example");
+    let sign_in = |code: &str| format!(r#"{{"code":"{code}"}}"#).into_bytes();
+    let answer = match (method, template, status) {
+        (_, "/api/session", 204) => head(guarded, method, template, &[JSON], &sign_in(CODE)).await,
+        ("POST", "/api/session", 400) => head(guarded, method, template, &[JSON], b"{}").await,
+        ("POST", "/api/session", 401) => {
+            head(guarded, method, template, &[JSON], &sign_in("wrong")).await
+        }
+        ("POST", "/api/session", 429) => {
+            for _ in 0..5 {
+                head(s.limited.addr, method, template, &[JSON], &sign_in("wrong")).await;
+            }
+            head(s.limited.addr, method, template, &[JSON], &sign_in("wrong")).await
+        }
+        (_, "/api/session", 403) => {
+            head(guarded, method, template, &[JSON, evil], &sign_in(CODE)).await
+        }
+        (_, _, 401) => {
+            let body: &[u8] = if method == "POST" { VALID } else { b"" };
+            head(guarded, method, &s.example(template), &[JSON], body).await
+        }
+        ("POST", "/api/messages", 403) => {
+            let (_, signed_in) =
+                head(guarded, "POST", "/api/session", &[JSON], &sign_in(CODE)).await;
+            let cookie = header(&signed_in, "set-cookie").unwrap_or_default();
+            let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+            head(
+                guarded,
+                method,
+                template,
+                &[JSON, evil, ("Cookie", &cookie)],
+                VALID,
+            )
+            .await
+        }
+        (_, _, 403) => {
+            head(
+                guarded,
+                method,
+                &s.example(template),
+                &[("Authorization", &member)],
+                b"",
+            )
+            .await
+        }
+        ("DELETE", "/api/messages/{id}", 404) => {
+            let auth = [("Authorization", admin.as_str())];
+            head(guarded, method, "/api/messages/987654321", &auth, b"").await
+        }
+        (_, "/api/messages/{id}", 410) if method != "POST" => {
+            let auth = [("Authorization", admin.as_str())];
+            let path = posted_and_deleted(guarded, &admin).await?;
+            head(guarded, method, &path, &auth, b"").await
+        }
+        _ => return None,
+    };
+    Some(Ok(answer))
+}
+
+/// The path of a message posted to `addr`, then deleted by the moderator.
+async fn posted_and_deleted(addr: SocketAddr, admin: &str) -> Option<String> {
+    let auth = ("Authorization", admin);
+    let (_, posted) = head(addr, "POST", "/api/messages", &[JSON, auth], VALID).await;
+    let path = header(&posted, "location")?;
+    let (status, _) = head(addr, "DELETE", &path, &[auth], b"").await;
+    (status == 204).then_some(path)
 }
 
 /// A repeat of an `Idempotency-Key`: with another body (`422`), or after its message was
@@ -248,7 +357,7 @@ async fn every_documented_status_is_reachable() {
 }
 
 /// Rate-limit headers appear exactly on the operations documented as limited, and those
-/// (and only those) document a 429.
+/// (and only those, with signing in, limited on its failures) document a 429.
 #[tokio::test]
 async fn rate_limits_are_where_the_description_says() {
     let servers = Servers::start().await;
@@ -258,14 +367,35 @@ async fn rate_limits_are_where_the_description_says() {
             panic!("{method} {template} documents no success");
         };
         let documented = success["headers"].get("X-RateLimit-Limit").is_some();
+        // Signing in is limited on wrong codes only, so its success carries no quota.
+        let limited = responses.contains_key("429") && template != "/api/session";
         assert_eq!(
-            documented,
-            responses.contains_key("429"),
+            documented, limited,
             "{method} {template}: rate-limit headers and 429 go together"
         );
-        let body: &[u8] = if method == "POST" { VALID } else { b"" };
-        let path = servers.example(&template);
-        let (status, answer) = head(servers.defaults.addr, &method, &path, &[JSON], body).await;
+        let sign_in = format!(r#"{{"code":"{TOKEN}"}}"#);
+        let body: &[u8] = match (method.as_str(), template.as_str()) {
+            ("POST", "/api/session") => sign_in.as_bytes(),
+            ("POST", _) => VALID,
+            _ => b"",
+        };
+        let path = if method == "DELETE" && template == "/api/messages/{id}" {
+            let (_, posted) = head(
+                servers.defaults.addr,
+                "POST",
+                "/api/messages",
+                &[JSON],
+                VALID,
+            )
+            .await;
+            header(&posted, "location").expect("a message to delete")
+        } else {
+            servers.example(&template)
+        };
+        // The defaults server has an admin token: the figures and deletions need it.
+        let admin = format!("Bearer {TOKEN}");
+        let headers = [JSON, ("Authorization", admin.as_str())];
+        let (status, answer) = head(servers.defaults.addr, &method, &path, &headers, body).await;
         assert_eq!(status.to_string(), *code, "{method} {template}");
         assert_eq!(
             header(&answer, "x-ratelimit-limit").is_some(),

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookchat::cli::{AutoBackupArgs, DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs};
+use bookchat::cli::{
+    AccessArgs, AutoBackupArgs, DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs,
+};
 use bookchat::config::Config;
 use bookchat::http::Server;
 use bookchat::secret::Secret;
@@ -45,6 +47,7 @@ pub fn args(data_dir: &Path) -> ServeArgs {
         environment: Environment::Development,
         log_format: None,
         cors_origins: "*".into(),
+        access: AccessArgs::default(),
         // Most tests post more than a burst, and some open hundreds of connections at
         // once, all from 127.0.0.1; the limit tests turn these limits back on.
         limits: LimitArgs {

@@ -5,10 +5,14 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use hyper::body::Bytes;
-use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use hyper::header::{
+    HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
 use hyper::StatusCode;
 use rust_embed::RustEmbed;
 
+use crate::auth::{Credentials, Role};
+use crate::http::access::{Access, Via};
 use crate::http::{empty, full, ApiError, Request, Response};
 use crate::state::AppState;
 
@@ -18,9 +22,74 @@ struct Assets;
 
 /// Always revalidate: asset names carry no version, and a 304 costs next to nothing.
 const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+/// The page says who is looking at it, so no shared cache may keep it.
+const PAGE_CACHE: HeaderValue = HeaderValue::from_static("private, no-cache");
+/// The tag in `index.html` that the server fills with what the page must know of access.
+const ACCESS_META: &str = r#"<meta name="bookchat-access" content="">"#;
 
-pub async fn index(_state: &AppState, req: Request) -> Result<Response, ApiError> {
-    serve(req.headers(), "index.html")
+/// The chat page, with its access tag filled in: `private` (members-only), `moderation`
+/// (an admin token is set) and, for a signed-in visitor, `signed-in` and the role. The
+/// page reads it to show the sign-in form, the delete controls and "Sign out" at once,
+/// with no round trip (the cookie itself is out of scripts' reach).
+pub async fn index(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    let words = access_words(&state.config.credentials, req.extensions().get::<Access>());
+    let file = Assets::get("index.html").ok_or_else(not_found)?;
+    let mut tag = entity_tag(&file.metadata.sha256_hash());
+    if !words.is_empty() {
+        let text = tag
+            .to_str()
+            .unwrap_or("\"\"")
+            .trim_end_matches('"')
+            .to_owned();
+        tag = HeaderValue::try_from(format!("{text}-{}\"", words.replace(' ', "."))).unwrap_or(tag);
+    }
+    let mut response = if matches_etag(req.headers(), &tag) {
+        not_modified()
+    } else {
+        let page = String::from_utf8_lossy(&file.data).replacen(
+            ACCESS_META,
+            &format!(r#"<meta name="bookchat-access" content="{words}">"#),
+            1,
+        );
+        let mut response = Response::new(full(page));
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, content_type("index.html"));
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(ETAG, tag);
+    headers.insert(CACHE_CONTROL, PAGE_CACHE);
+    headers.insert(VARY, HeaderValue::from_static("Cookie"));
+    Ok(response)
+}
+
+fn access_words(credentials: &Credentials, access: Option<&Access>) -> String {
+    let mut words = Vec::new();
+    if credentials.members_only() {
+        words.push("private");
+    }
+    if credentials.moderation() {
+        words.push("moderation");
+    }
+    if let Some(Access {
+        role: Some(role),
+        via: Via::Cookie,
+        ..
+    }) = access
+    {
+        words.push("signed-in");
+        words.push(match role {
+            Role::Member => "member",
+            Role::Moderator => "moderator",
+        });
+    }
+    words.join(" ")
+}
+
+fn not_modified() -> Response {
+    let mut response = Response::new(empty());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    response
 }
 
 pub async fn static_file(_state: &AppState, req: Request) -> Result<Response, ApiError> {
@@ -49,9 +118,7 @@ fn serve(request: &HeaderMap, path: &str) -> Result<Response, ApiError> {
     let file = Assets::get(path).ok_or_else(not_found)?;
     let etag = entity_tag(&file.metadata.sha256_hash());
     let mut response = if matches_etag(request, &etag) {
-        let mut response = Response::new(empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response
+        not_modified()
     } else {
         let bytes = match file.data {
             Cow::Borrowed(data) => Bytes::from_static(data),
@@ -160,6 +227,38 @@ mod tests {
         assert!(!matches_etag(&headers, &etag));
         headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(matches_etag(&headers, &etag));
+    }
+
+    #[test]
+    fn the_page_has_one_access_tag_to_fill() {
+        let page = Assets::get("index.html").unwrap();
+        let page = String::from_utf8_lossy(&page.data).into_owned();
+        assert_eq!(page.matches(ACCESS_META).count(), 1);
+    }
+
+    #[test]
+    fn access_words_name_the_mode_and_the_visitor() {
+        use crate::secret::Secret;
+        let both = Credentials::new(
+            Some(Secret::new("moderator-token-0123")),
+            Some(Secret::new("club")),
+        );
+        assert_eq!(access_words(&Credentials::default(), None), "");
+        assert_eq!(access_words(&both, None), "private moderation");
+        let moderator = Access {
+            role: Some(Role::Moderator),
+            via: Via::Cookie,
+            name: None,
+        };
+        assert_eq!(
+            access_words(&both, Some(&moderator)),
+            "private moderation signed-in moderator"
+        );
+        let by_bearer = Access {
+            via: Via::Bearer,
+            ..moderator
+        };
+        assert_eq!(access_words(&both, Some(&by_bearer)), "private moderation");
     }
 
     #[test]

@@ -1,11 +1,10 @@
-//! `GET /api/events`: Server-Sent Events. Every new message (with an `id:` to resume from)
-//! and every sync change is pushed to each open stream as it happens; `Last-Event-ID`
-//! resumes without gaps or repeats, across restarts too, because the backlog comes from
-//! the database; a comment line keeps idle streams alive through proxies. Each client may
+//! `GET /api/events`: Server-Sent Events. Every new message (with an `id:` to resume from),
+//! every sync change and every deletion is pushed to each open stream as it happens;
+//! `Last-Event-ID` resumes without gaps or repeats, across restarts too, because the
+//! backlog comes from the database; a named heartbeat keeps idle streams alive. Each client may
 //! hold a few streams, and a reader that stops reading is dropped with its connection.
 
 use std::convert::Infallible;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -21,7 +20,7 @@ use tokio::sync::mpsc::error::SendTimeoutError;
 
 use crate::db::{queries, rfc3339, Db, Page};
 use crate::http::caps::{ClientSlot, Hangup};
-use crate::http::client_ip::{limit_key, ClientAddr};
+use crate::http::client_ip;
 use crate::http::query::parse_id;
 use crate::http::{ApiError, Request, Response};
 use crate::live::{Event, Live, StreamSlot, CACHED};
@@ -47,7 +46,7 @@ pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError
     // The client's share first: one greedy client is told so, and takes no global slot.
     let client = state
         .client_streams
-        .acquire(client_key(&req), limits.max_streams_per_client)
+        .acquire(client_ip::key_of(&req), limits.max_streams_per_client)
         .ok_or(ApiError::TooManyOpen(
             "too many open event streams from this client; close one first",
         ))?;
@@ -75,16 +74,6 @@ pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError
     headers.insert(CACHE_CONTROL, NO_CACHE);
     headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
     Ok(response)
-}
-
-/// The key the client's streams are counted under. `service::handle` names the client of
-/// every request; were it ever missing, such requests would share one count.
-fn client_key(req: &Request) -> IpAddr {
-    let client = req
-        .extensions()
-        .get::<ClientAddr>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.0);
-    limit_key(client)
 }
 
 /// Where the stream starts: after `Last-Event-ID` (what a reconnecting browser sends),
@@ -153,6 +142,9 @@ impl Feed {
                     Ok(Event::Created(message)) => self.created(&message).await,
                     Ok(Event::Synced(message)) => self.send(frame("synced", None, &message)).await,
                     Ok(Event::Sync(json)) => self.send(sync_frame(&json)).await,
+                    Ok(Event::Deleted(id)) => {
+                        self.send(Bytes::from(format!("event: deleted\ndata: {{\"id\":{id}}}\n\n"))).await
+                    }
                     // Fell behind the broadcast: the `synced` events it missed are covered
                     // by a fresh snapshot, the messages by the backlog.
                     Err(RecvError::Lagged(_)) => self.snapshot().await && self.backlog().await,

@@ -1,15 +1,15 @@
-//! The messages API: list, fetch one, and create.
-
-use std::net::IpAddr;
+//! The messages API: list, fetch one, create, and (for a moderator) delete.
 
 use hyper::header::{HeaderName, HeaderValue, LOCATION};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{queries, IdempotencyKey, Insertion};
-use crate::http::client_ip::{limit_key, ClientAddr};
+use crate::db::queries::{self, Lookup};
+use crate::db::{IdempotencyKey, Insertion, Tombstone};
+use crate::http::access::Access;
+use crate::http::client_ip;
 use crate::http::query::{parse_id, parse_list_query};
-use crate::http::{body, json, ApiError, Request, Response};
+use crate::http::{body, empty, json, ApiError, Request, Response};
 use crate::message::{Message, NewMessage};
 use crate::state::AppState;
 
@@ -38,25 +38,64 @@ pub async fn list(state: &AppState, req: Request) -> Result<Response, ApiError> 
 }
 
 pub async fn get(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    let id = id_in_path(&req)?;
+    match state.db.read(move |conn| queries::by_id(conn, id)).await? {
+        Lookup::Found(message) => Ok(json(StatusCode::OK, &message)),
+        Lookup::Deleted => Err(gone(id)),
+        Lookup::Missing => Err(not_found(id)),
+    }
+}
+
+/// A moderator's deletion (`service` has checked the credentials): the row becomes a
+/// tombstone, every listing and stream drops it, and the next sync removes its file.
+pub async fn delete(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    let id = id_in_path(&req)?;
+    if state.db.delete(id).await? == Tombstone::Missing {
+        // Never there, or deleted already: the answers differ, so look which.
+        return match state.db.read(move |conn| queries::by_id(conn, id)).await? {
+            Lookup::Deleted => Err(gone(id)),
+            _ => Err(not_found(id)),
+        };
+    }
+    state.sync.notify();
+    log::info!(
+        "message {id} deleted by a moderator at {}",
+        client_ip::key_of(&req)
+    );
+    let mut response = Response::new(empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// The id at the end of the path; anything that is not an id names no message.
+fn id_in_path(req: &Request) -> Result<i64, ApiError> {
     let raw = req
         .uri()
         .path()
         .rsplit('/')
         .find(|s| !s.is_empty())
         .unwrap_or("");
-    let not_found = || {
+    parse_id(raw).ok_or_else(|| {
         let shown: String = raw.chars().take(32).collect();
         ApiError::NotFound(format!("no message with id {shown:?}"))
-    };
-    let id = parse_id(raw).ok_or_else(not_found)?;
-    match state.db.read(move |conn| queries::by_id(conn, id)).await? {
-        Some(message) => Ok(json(StatusCode::OK, &message)),
-        None => Err(not_found()),
-    }
+    })
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound(format!("no message with id {id}"))
+}
+
+fn gone(id: i64) -> ApiError {
+    ApiError::Gone(format!("message {id} was deleted by a moderator"))
 }
 
 pub async fn create(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let key = idempotency_key(&req)?;
+    // A signed-in person's display name signs what they post without a name.
+    let session_name = req
+        .extensions()
+        .get::<Access>()
+        .and_then(|a| a.name.clone());
     let bytes = body::read_json(req).await?;
     // serde would read a struct from an array too (`["hello"]`); the contract wants an object.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -70,7 +109,12 @@ pub async fn create(state: &AppState, req: Request) -> Result<Response, ApiError
              `author`: {err}"
         ))
     })?;
-    let message = NewMessage::parse(&input.content, input.author.as_deref())
+    // A signed-in person's display name signs what they post without a name.
+    let author = input
+        .author
+        .filter(|author| !author.trim().is_empty())
+        .or(session_name);
+    let message = NewMessage::parse(&input.content, author.as_deref())
         .map_err(|err| ApiError::BadRequest(err.to_string()))?;
     let stored = match state.db.insert_keyed(message, key).await? {
         Insertion::Created(stored) => {
@@ -117,13 +161,8 @@ fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
              (no spaces), such as a UUID"
         )));
     }
-    // `service::handle` names the client of every request; the fallback is never taken.
-    let client = req
-        .extensions()
-        .get::<ClientAddr>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.0);
     Ok(Some(IdempotencyKey {
-        client: limit_key(client).to_string(),
+        client: client_ip::key_of(req).to_string(),
         key: String::from_utf8_lossy(bytes).into_owned(),
     }))
 }

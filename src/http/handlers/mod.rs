@@ -10,4 +10,5 @@ pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod session;
 pub mod stats;

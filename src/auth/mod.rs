@@ -1,0 +1,140 @@
+//! Who may do what: the moderator's token and the access code, checked in constant time,
+//! and the signed sessions a sign-in hands out (`session`).
+
+pub mod session;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::secret::Secret;
+
+pub use session::{Session, Sessions, COOKIE, LIFETIME_SECS};
+
+/// The shortest admin token accepted: long enough that guessing it is hopeless.
+pub const MIN_ADMIN_TOKEN: usize = 16;
+
+/// What a credential lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Showed the access code: may read and write a members-only chat.
+    Member,
+    /// Showed the admin token: may also delete messages and read `/api/stats` and `/metrics`.
+    Moderator,
+}
+
+/// The two secrets of the server, each kept also as a SHA-256 digest: a code is compared
+/// digest to digest, in constant time, so neither its content nor its length leaks
+/// through timing.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    admin: Option<(Secret, [u8; 32])>,
+    access: Option<(Secret, [u8; 32])>,
+}
+
+impl Credentials {
+    pub fn new(admin_token: Option<Secret>, access_code: Option<Secret>) -> Credentials {
+        let with_digest = |secret: Secret| {
+            let digest = digest(secret.expose());
+            (secret, digest)
+        };
+        Credentials {
+            admin: admin_token.map(with_digest),
+            access: access_code.map(with_digest),
+        }
+    }
+
+    /// True when an admin token is set: moderation is on, and the figures need it.
+    pub fn moderation(&self) -> bool {
+        self.admin.is_some()
+    }
+
+    /// True when an access code is set: the chat is members-only.
+    pub fn members_only(&self) -> bool {
+        self.access.is_some()
+    }
+
+    /// The role `code` grants, if any. Both secrets are always compared, so the time taken
+    /// does not tell which one (if either) is set.
+    pub fn check(&self, code: &str) -> Option<Role> {
+        let given = digest(code);
+        let matches = |secret: &Option<(Secret, [u8; 32])>| {
+            secret
+                .as_ref()
+                .is_some_and(|(_, digest)| bool::from(digest.ct_eq(&given)))
+        };
+        let admin = matches(&self.admin);
+        let access = matches(&self.access);
+        if admin {
+            Some(Role::Moderator)
+        } else if access {
+            Some(Role::Member)
+        } else {
+            None
+        }
+    }
+
+    /// The digest of the secret behind `role`; a session signed for a role binds to it,
+    /// so changing the code (or the token) ends that role's sessions.
+    fn digest_of(&self, role: Role) -> Option<&[u8; 32]> {
+        let secret = match role {
+            Role::Member => &self.access,
+            Role::Moderator => &self.admin,
+        };
+        secret.as_ref().map(|(_, digest)| digest)
+    }
+
+    /// Every secret value, for the tests that look for them in logs and answers.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.admin
+            .iter()
+            .chain(&self.access)
+            .map(|(secret, _)| secret)
+    }
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both() -> Credentials {
+        Credentials::new(
+            Some(Secret::new("moderator-token-0123")),
+            Some(Secret::new("book club")),
+        )
+    }
+
+    #[test]
+    fn each_secret_grants_its_role() {
+        let credentials = both();
+        assert_eq!(
+            credentials.check("moderator-token-0123"),
+            Some(Role::Moderator)
+        );
+        assert_eq!(credentials.check("book club"), Some(Role::Member));
+        assert_eq!(credentials.check("book club "), None);
+        assert_eq!(credentials.check(""), None);
+        assert!(credentials.moderation() && credentials.members_only());
+    }
+
+    #[test]
+    fn nothing_set_grants_nothing() {
+        let credentials = Credentials::default();
+        assert_eq!(credentials.check(""), None);
+        assert_eq!(credentials.check("anything"), None);
+        assert!(!credentials.moderation() && !credentials.members_only());
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let shown = format!("{:?}", both());
+        assert!(
+            !shown.contains("book club") && !shown.contains("0123"),
+            "{shown}"
+        );
+        assert_eq!(both().secrets().count(), 2);
+    }
+}
