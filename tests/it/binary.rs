@@ -27,6 +27,8 @@ const OWN_VARS: &[&str] = &[
     "BOOKCHAT_GITHUB_PATH",
     "BOOKCHAT_BACKUP_INTERVAL",
     "BOOKCHAT_BACKUP_KEEP",
+    "BOOKCHAT_ADMIN_TOKEN",
+    "BOOKCHAT_ACCESS_CODE",
 ];
 
 pub fn bookchat(dir: &Path) -> Command {
@@ -158,12 +160,14 @@ fn bad_configuration_exits_non_zero_with_one_line() {
         vec!["--port", "70000"],
         vec!["--env", "staging"],
         vec!["--github-repo", "not-a-repository"],
+        vec!["--admin-token", "too-short-tok3n"],
     ] {
         let out = run(dir.path(), &args);
         assert!(!out.status.success(), "{args:?} succeeded");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("bookchat: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("tok3n"), "a secret in {stderr}");
     }
     // A value the parser rejects may come from the environment: the line names both.
     let out = bookchat(dir.path()).env("PORT", "abc").output().unwrap();
@@ -314,4 +318,52 @@ fn half_set_github_settings_are_warned_about_at_start() {
     assert!(!startup.contains("ghp_half_set_token"), "{startup}");
     let (status, _) = server.terminate();
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_log_or_any_answer_and_deletions_are_logged() {
+    const TOKEN: &str = "adm1n-t0ken-never-shown";
+    const CODE: &str = "acc3ss-c0de-never-shown";
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(dir.path(), |command| {
+        command
+            .env("BOOKCHAT_ADMIN_TOKEN", TOKEN)
+            .env("BOOKCHAT_ACCESS_CODE", CODE)
+            .env("RUST_LOG", "debug");
+    });
+    let json = ("content-type", "application/json");
+    let mut answers = Vec::new();
+    for code in ["wrong", CODE, TOKEN] {
+        let body = format!(r#"{{"code":"{code}"}}"#);
+        answers.push(request(server.addr, "POST", "/api/session", &[json], body).await);
+    }
+    let admin = format!("Bearer {TOKEN}");
+    let auth = ("authorization", admin.as_str());
+    let both = [json, auth];
+    let body = r#"{"content":"x"}"#;
+    answers.push(request(server.addr, "POST", "/api/messages", &both, body).await);
+    answers.push(request(server.addr, "DELETE", "/api/messages/1", &[auth], "").await);
+    for path in ["/api/stats", "/metrics", "/api/messages", "/"] {
+        answers.push(request(server.addr, "GET", path, &[auth], "").await);
+    }
+    assert_eq!(answers[4].status, 204, "the deletion");
+    let stats = bookchat(dir.path()).arg("stats").output().unwrap();
+    let (_, log) = server.terminate();
+    let mut seen: Vec<String> = answers
+        .iter()
+        .map(|a| format!("{:?} {}", a.headers, a.text()))
+        .collect();
+    seen.push(log.clone());
+    seen.push(String::from_utf8_lossy(&stats.stdout).into_owned());
+    for text in &seen {
+        assert!(
+            !text.contains(TOKEN) && !text.contains(CODE),
+            "a secret in {text}"
+        );
+    }
+    assert!(
+        log.lines()
+            .any(|l| l.contains("message 1 deleted by a moderator at 127.0.0.1")),
+        "{log}"
+    );
 }

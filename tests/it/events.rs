@@ -15,7 +15,7 @@ use crate::support::TestServer;
 
 /// One parsed event: its `id:`, `event:` and `data:` (JSON), or a comment.
 #[derive(Debug, Clone, PartialEq)]
-enum Sse {
+pub(crate) enum Sse {
     Event {
         id: Option<i64>,
         kind: String,
@@ -26,14 +26,18 @@ enum Sse {
 }
 
 /// A client of `/api/events`: reads frames and splits them into events.
-struct EventStream {
+pub(crate) struct EventStream {
     body: Incoming,
     buffer: String,
-    status: u16,
+    pub(crate) status: u16,
 }
 
 impl EventStream {
-    async fn open(addr: SocketAddr, headers: &[(&str, &str)], query: &str) -> EventStream {
+    pub(crate) async fn open(
+        addr: SocketAddr,
+        headers: &[(&str, &str)],
+        query: &str,
+    ) -> EventStream {
         let stream = TcpStream::connect(addr).await.unwrap();
         Self::open_on(stream, headers, query).await
     }
@@ -74,7 +78,7 @@ impl EventStream {
     }
 
     /// The next event, or `None` if none arrives within `wait` or the stream ends.
-    async fn next(&mut self, wait: Duration) -> Option<Sse> {
+    pub(crate) async fn next(&mut self, wait: Duration) -> Option<Sse> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(end) = self.buffer.find("\n\n") {

@@ -17,6 +17,8 @@ mod hostile;
 mod idempotency;
 mod import;
 mod limits;
+mod members_only;
+mod moderation;
 mod observability;
 mod openapi;
 mod ops;

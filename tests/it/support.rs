@@ -160,9 +160,13 @@ impl TestServer {
         .await
     }
 
-    /// `/api/stats` as JSON.
+    /// `/api/stats` as JSON, with the admin token when the server has one.
     pub async fn stats(&self) -> serde_json::Value {
-        let reply = self.get("/api/stats").await;
+        let token = self.state.config.credentials.admin_token();
+        let auth = token.map(|token| format!("Bearer {}", token.expose()));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let reply = request(self.addr, "GET", "/api/stats", &headers, "").await;
         assert_eq!(reply.status, 200, "{}", reply.text());
         reply.json()
     }
