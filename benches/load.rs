@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 // Beside this file, not a bench of its own: it shares the client and the table.
+#[path = "load/members.rs"]
+mod members;
 #[path = "load/metrics.rs"]
 mod metrics;
 
@@ -42,6 +44,11 @@ impl Server {
 
     /// Lets `seed` fill the data directory first (not timed as start-up).
     fn start_seeded(seed: impl FnOnce(&std::path::Path)) -> Server {
+        Server::start_configured(seed, &[])
+    }
+
+    /// Starts with `env` added to the bench's settings.
+    fn start_configured(seed: impl FnOnce(&std::path::Path), env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         seed(&dir.path().join("bookchat-data"));
         let started = Instant::now();
@@ -58,6 +65,7 @@ impl Server {
             .env("BOOKCHAT_MAX_CONNECTIONS_PER_CLIENT", "4096")
             .env("BOOKCHAT_MAX_STREAMS_PER_CLIENT", "2000")
             .env("BOOKCHAT_BACKUP_INTERVAL", "0")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -389,5 +397,6 @@ fn main() {
         }
     });
     drop(server);
+    members::rows(&runtime);
     metrics::rows(&runtime);
 }
