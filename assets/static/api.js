@@ -1,9 +1,10 @@
-// BookChat server access: the fetch wrapper, HTTP error shaping, and the
-// online/offline state that decides the outage and "Reconnected" toasts.
+// BookChat server access: the fetch wrapper, HTTP error shaping, the online/offline state
+// that decides the outage and "Reconnected" toasts, and the hook for a refused session.
 import { toast, dismiss } from "./render.js";
 
 let online = true;
 let outageToast = null;
+let unauthorized = null;
 
 function httpError(status, message, retryAfter) {
   return Object.assign(new Error(message), { status, retryAfter });
@@ -26,8 +27,15 @@ export async function api(path, options) {
     throw httpError(res.status, message);
   }
   setOnline(true);
+  if (res.status === 401 && unauthorized) unauthorized();
   if (!res.ok) throw httpError(res.status, message, res.headers.get("Retry-After"));
   return body;
+}
+
+// Called on every 401 answer: a members-only page whose session ended shows its sign-in
+// form again (access.js registers this only for a signed-in page of a members-only chat).
+export function onUnauthorized(handler) {
+  unauthorized = handler;
 }
 
 function setOnline(next) {

@@ -1,7 +1,9 @@
 // BookChat entry module: owns page state, the message list, live updates (Server-Sent
 // Events, with polling as the fallback), load-older, optimistic sending and the composer.
 // Network calls live in api.js, DOM building in render.js, browser storage in store.js,
-// the sync-trouble banner in banner.js, the reading of a stream's snapshot in snapshot.js.
+// the sync-trouble banner in banner.js, the reading of a stream's snapshot in snapshot.js,
+// sign-in, sign-out and the moderator's delete controls in access.js.
+import { addDeleteControl, handOverFocus, startAccess } from "./access.js";
 import { api, describeError, newIdempotencyKey } from "./api.js";
 import { followSync } from "./banner.js";
 import { readSnapshot } from "./snapshot.js";
@@ -34,6 +36,7 @@ const ui = {
 
 const state = {
   byId: new Map(), // server id -> {el, msg}; the single source of "already shown"
+  gone: new Set(), // ids deleted while this page was open; a late listing cannot bring them back
   // Highest id seen in a list response. Polls ask for ids above this rather
   // than above our own freshly posted id, so others' messages that landed
   // in between are not skipped.
@@ -67,14 +70,23 @@ function applyServer(root, msg) {
   setStatus(root, msg.synced ? "synced" : "saved", msg);
   root.classList.toggle("own", isOwn(msg));
   state.byId.set(msg.id, { el: root, msg });
+  addDeleteControl(root, msg);
   state.oldest = state.oldest == null ? msg.id : Math.min(state.oldest, msg.id);
 }
 
 function removeMessage(id) {
   const entry = state.byId.get(id);
   if (!entry) return;
+  handOverFocus(entry.el, ui.list);
   entry.el.remove();
   state.byId.delete(id);
+}
+
+// A deletion, seen in the stream or made here: the message leaves at once.
+function forget(id) {
+  state.gone.add(id);
+  removeMessage(id);
+  updateEmpty();
 }
 
 function updateExisting(msg) {
@@ -98,6 +110,7 @@ function insertInOrder(node, id) {
 function mergeMessages(messages, animate) {
   let added = 0;
   for (const msg of messages) {
+    if (state.gone.has(msg.id)) continue;
     if (state.byId.has(msg.id)) {
       updateExisting(msg);
       continue;
@@ -234,9 +247,12 @@ function startLive() {
     const snapshot = parseEvent(event);
     if (!snapshot) return;
     const { remove, stale } = readSnapshot(snapshot, state.byId);
-    for (const id of remove) removeMessage(id);
-    if (remove.length) updateEmpty();
+    remove.forEach(forget);
     if (stale) refreshUnsynced().catch(() => {});
+  });
+  source.addEventListener("deleted", (event) => {
+    const deleted = parseEvent(event);
+    if (deleted) forget(deleted.id);
   });
   // The server skipped a backlog too long to replay (the page was away a long time).
   source.addEventListener("reset", () => reloadHistory().catch(pollSoon));
@@ -415,6 +431,8 @@ function onAuthorChange() {
 // ---------- start
 
 function init() {
+  // Signed out of a members-only chat, the sign-in form is the page: nothing is fetched.
+  if (!startAccess({ list: ui.list, forget, chatShown: scrollToBottom })) return;
   ui.author.value = storedAuthor();
   ui.form.addEventListener("submit", onSubmit);
   ui.content.addEventListener("input", updateComposer);

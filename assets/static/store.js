@@ -1,8 +1,10 @@
-// BookChat browser storage: the remembered author name and this tab's own
-// message ids. Storage throws in some private modes; never let that break the app.
+// BookChat browser storage: the remembered author name, this tab's own message ids, and
+// when the tab last reloaded for a refused session. Storage throws in some private modes;
+// never let that break the app.
 
 const AUTHOR_KEY = "bookchat.author";
 const OWN_KEY = "bookchat.own";
+const REAUTH_KEY = "bookchat.reauth";
 
 function safely(fn, fallback) {
   try {
@@ -22,3 +24,6 @@ export function saveOwnIds(ids) {
 
 export const storeAuthor = (name) => safely(() => localStorage.setItem(AUTHOR_KEY, name));
 export const storedAuthor = () => safely(() => localStorage.getItem(AUTHOR_KEY) || "", "");
+
+export const lastReauth = () => safely(() => Number(sessionStorage.getItem(REAUTH_KEY)) || 0, 0);
+export const noteReauth = (at) => safely(() => sessionStorage.setItem(REAUTH_KEY, String(at)));

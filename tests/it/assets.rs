@@ -16,7 +16,7 @@ async fn index_is_html_with_no_inline_script_or_style() {
         html.contains("<script type=\"module\" src=\"/static/app.js\""),
         "loads the app as a module"
     );
-    for sheet in ["/static/app.css", "/static/chat.css"] {
+    for sheet in ["/static/app.css", "/static/chat.css", "/static/access.css"] {
         assert!(html.contains(sheet), "loads {sheet}");
     }
     // The CSP forbids inline code, so any inline script or handler would silently not run.
@@ -42,6 +42,7 @@ async fn static_files_have_types_etags_and_cache_policy() {
     let server = TestServer::start().await;
     for (path, content_type) in [
         ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/access.js", "text/javascript; charset=utf-8"),
         ("/static/api.js", "text/javascript; charset=utf-8"),
         ("/static/banner.js", "text/javascript; charset=utf-8"),
         ("/static/snapshot.js", "text/javascript; charset=utf-8"),
@@ -49,6 +50,7 @@ async fn static_files_have_types_etags_and_cache_policy() {
         ("/static/store.js", "text/javascript; charset=utf-8"),
         ("/static/app.css", "text/css; charset=utf-8"),
         ("/static/chat.css", "text/css; charset=utf-8"),
+        ("/static/access.css", "text/css; charset=utf-8"),
         ("/static/favicon.svg", "image/svg+xml; charset=utf-8"),
     ] {
         let reply = server.get(path).await;

@@ -14,6 +14,8 @@ use crate::support::request;
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub const ENTER: &str = "\u{E007}";
 pub const SHIFT: &str = "\u{E008}";
+pub const TAB: &str = "\u{E004}";
+pub const ESCAPE: &str = "\u{E00C}";
 /// Releases held modifier keys.
 pub const RELEASE: &str = "\u{E000}";
 
@@ -152,15 +154,27 @@ impl Drop for Driver {
 }
 
 async fn call(driver: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
+    try_call(driver, method, path, body)
+        .await
+        .unwrap_or_else(|value| panic!("WebDriver {method} {path} failed: {value}"))
+}
+
+/// The command's value, or its error value when WebDriver refused it.
+async fn try_call(
+    driver: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, Value> {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let headers = [("content-type", "application/json")];
     let reply = request(driver, method, path, &headers, body).await;
     let value = reply.json()["value"].clone();
-    assert!(
-        reply.status < 300,
-        "WebDriver {method} {path} failed: {value}"
-    );
-    value
+    if reply.status < 300 {
+        Ok(value)
+    } else {
+        Err(value)
+    }
 }
 
 impl Session {
@@ -203,6 +217,44 @@ impl Session {
         .await;
     }
 
+    /// Empties an input or textarea.
+    pub async fn clear(&self, css: &str) {
+        let element = self.find(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Clicks the element matching `css`, as a pointer would.
+    pub async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Presses `keys` together on whatever has focus, holding the first ones down while
+    /// the last goes (`[SHIFT, TAB]` is Shift+Tab), then releases them all.
+    pub async fn press(&self, keys: &[&str]) {
+        let downs = keys
+            .iter()
+            .map(|k| json!({ "type": "keyDown", "value": k }));
+        let ups = keys
+            .iter()
+            .rev()
+            .map(|k| json!({ "type": "keyUp", "value": k }));
+        let actions: Vec<Value> = downs.chain(ups).collect();
+        let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+        self.cmd("POST", "/actions", Some(body)).await;
+        self.cmd("DELETE", "/actions", None).await;
+    }
+
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
     pub async fn eval(&self, script: &str, args: Value) -> Value {
         self.cmd(
@@ -215,10 +267,30 @@ impl Session {
 
     /// Polls `script` until it returns `true`, failing after `timeout`.
     pub async fn wait_until(&self, what: &str, script: &str, args: Value, timeout: Duration) {
+        self.poll(what, script, args, timeout, false).await;
+    }
+
+    /// Like `wait_until`, across a page load the page starts itself (`location.reload()`):
+    /// a script that lands while the old document unloads fails, and is simply run again.
+    pub async fn wait_through_reload(
+        &self,
+        what: &str,
+        script: &str,
+        args: Value,
+        timeout: Duration,
+    ) {
+        self.poll(what, script, args, timeout, true).await;
+    }
+
+    async fn poll(&self, what: &str, script: &str, args: Value, timeout: Duration, lenient: bool) {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.eval(script, args.clone()).await == true {
-                return;
+            let body = json!({ "script": script, "args": args.clone() });
+            let path = format!("/session/{}/execute/sync", self.id);
+            match try_call(self.driver, "POST", &path, Some(body)).await {
+                Ok(value) if value == true => return,
+                Ok(_) => {}
+                Err(error) => assert!(lenient, "WebDriver script failed: {error}"),
             }
             assert!(
                 Instant::now() < deadline,
