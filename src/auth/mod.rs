@@ -73,14 +73,25 @@ impl Credentials {
         }
     }
 
-    /// The digest of the secret behind `role`; a session signed for a role binds to it,
-    /// so changing the code (or the token) ends that role's sessions.
-    fn digest_of(&self, role: Role) -> Option<&[u8; 32]> {
-        let secret = match role {
-            Role::Member => &self.access,
-            Role::Moderator => &self.admin,
-        };
-        secret.as_ref().map(|(_, digest)| digest)
+    /// True when `role`'s secret is set: a session for it can be signed and stay valid.
+    fn grants(&self, role: Role) -> bool {
+        match role {
+            Role::Member => self.access.is_some(),
+            Role::Moderator => self.admin.is_some(),
+        }
+    }
+
+    /// What every session is bound to: both secrets' digests (or their absence). Changing
+    /// the code or the token, or setting or removing either, ends every session.
+    fn binding(&self) -> [u8; 66] {
+        let mut bound = [0; 66];
+        for (at, secret) in [(0, &self.admin), (33, &self.access)] {
+            if let Some((_, digest)) = secret {
+                bound[at] = 1;
+                bound[at + 1..at + 33].copy_from_slice(digest);
+            }
+        }
+        bound
     }
 
     /// The admin token, for a client built into the same program (a test's scraper).

@@ -25,7 +25,8 @@ pub struct Session {
 }
 
 /// Signs and checks session cookies with the database's key, bound to the current
-/// secrets: a cookie signed for a role is valid only while that role's secret is the same.
+/// secrets: a cookie is valid only while the access code and the admin token are the ones
+/// it was signed under, so rotating either ends every session.
 pub struct Sessions {
     key: [u8; 32],
     credentials: Credentials,
@@ -101,11 +102,13 @@ impl Sessions {
     }
 
     fn mac(&self, role: Role, payload: &str) -> Option<Hmac<Sha256>> {
-        let bound_to = self.credentials.digest_of(role)?;
+        if !self.credentials.grants(role) {
+            return None;
+        }
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).ok()?;
         mac.update(payload.as_bytes());
         mac.update(b"\n");
-        mac.update(bound_to);
+        mac.update(&self.credentials.binding());
         Some(mac)
     }
 }
@@ -174,11 +177,17 @@ mod tests {
         assert_eq!(sessions(8, "book club").verify(&a, NOW), None, "new key");
         let new_code = sessions(7, "reading group");
         assert_eq!(new_code.verify(&m, NOW), None, "new access code");
-        assert_eq!(
-            new_code.verify(&a, NOW),
-            Some(moderator),
-            "the token is the same"
+        assert_eq!(new_code.verify(&a, NOW), None, "every session ends");
+        let new_token = Sessions::new(
+            [7; 32],
+            Credentials::new(
+                Some(Secret::new("another-token-0123")),
+                Some(Secret::new("book club")),
+            ),
         );
+        assert_eq!(new_token.verify(&m, NOW), None, "new admin token");
+        let same = sessions(7, "book club");
+        assert_eq!(same.verify(&a, NOW), Some(moderator), "nothing changed");
         let no_code = Sessions::new([7; 32], Credentials::new(None, None));
         assert_eq!(no_code.verify(&m, NOW), None);
         assert_eq!(no_code.sign(&member), None, "nothing to sign for");

@@ -103,14 +103,17 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 
 /// The rate-limit key: IPv4 as is; IPv6 by its /64, which one subscriber usually owns
 /// whole (otherwise each of 2^64 addresses would get its own bucket).
-/// The limit key of the client `service::handle` named for `req`. Every request is named
-/// there, so the fallback (all such requests sharing one key) is never taken.
-pub fn key_of(req: &crate::http::Request) -> IpAddr {
-    let client = req
-        .extensions()
+/// The client `service::handle` named for `req`. Every request is named there, so the
+/// fallback (all such requests sharing one address) is never taken.
+pub fn addr_of(req: &crate::http::Request) -> IpAddr {
+    req.extensions()
         .get::<ClientAddr>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.0);
-    limit_key(client)
+        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.0)
+}
+
+/// The limit key of the client of `req`: its address, or its /64 for IPv6.
+pub fn key_of(req: &crate::http::Request) -> IpAddr {
+    limit_key(addr_of(req))
 }
 
 pub fn limit_key(client: IpAddr) -> IpAddr {

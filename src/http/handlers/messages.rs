@@ -60,7 +60,7 @@ pub async fn delete(state: &AppState, req: Request) -> Result<Response, ApiError
     state.sync.notify();
     log::info!(
         "message {id} deleted by a moderator at {}",
-        client_ip::key_of(&req)
+        client_ip::addr_of(&req)
     );
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -22,7 +22,7 @@ struct SignIn {
 }
 
 pub async fn sign_in(state: &AppState, req: Request) -> Result<Response, ApiError> {
-    let client = client_ip::key_of(&req);
+    let (client, address) = (client_ip::key_of(&req), client_ip::addr_of(&req));
     let bytes = body::read_json(req).await?;
     let input: SignIn = serde_json::from_slice(&bytes).map_err(|_| {
         ApiError::BadRequest(
@@ -39,7 +39,7 @@ pub async fn sign_in(state: &AppState, req: Request) -> Result<Response, ApiErro
         return Err(ApiError::TooManyRequests { limit, retry_after });
     }
     let Some(role) = state.sessions.credentials().check(&input.code) else {
-        log::warn!("{client}: a sign-in with a wrong code");
+        log::warn!("{address}: a sign-in with a wrong code");
         return Err(ApiError::Unauthorized(
             "that code is not right: ask the chat's operator for the access code",
         ));
@@ -54,7 +54,7 @@ pub async fn sign_in(state: &AppState, req: Request) -> Result<Response, ApiErro
         Role::Member => "member",
         Role::Moderator => "moderator",
     };
-    log::info!("{client} signed in as {who}");
+    log::info!("{address} signed in as {who}");
     let attributes = format!("Max-Age={LIFETIME_SECS}");
     Ok(with_cookie(
         &value,
