@@ -18,6 +18,7 @@ pub fn session_key(conn: &mut Connection) -> Result<[u8; SESSION_KEY_LEN], super
             |row| row.get(0),
         )
         .optional()?;
+    let replacing = stored.is_some();
     if let Some(key) = stored.and_then(|bytes| <[u8; SESSION_KEY_LEN]>::try_from(bytes).ok()) {
         return Ok(key);
     }
@@ -32,7 +33,11 @@ pub fn session_key(conn: &mut Connection) -> Result<[u8; SESSION_KEY_LEN], super
         (SESSION_KEY, key.as_slice()),
     )?;
     tx.commit()?;
-    log::info!("created a new session key: earlier sign-ins, if any, have ended");
+    if replacing {
+        log::warn!("the stored session key was unusable; made a new one, which ends every sign-in");
+    } else {
+        log::debug!("made the key that signs session cookies");
+    }
     Ok(key)
 }
 
