@@ -178,7 +178,9 @@ async fn try_call(
 }
 
 impl Session {
-    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    /// Any WebDriver (or chromedriver-specific) command on this session, for test modules
+    /// that need one this client does not wrap.
+    pub(crate) async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         call(
             self.driver,
             method,
