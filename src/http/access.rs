@@ -99,11 +99,18 @@ pub fn admit(
     Ok(())
 }
 
-/// What a members-only chat shows to anyone: the page and what it needs to sign in.
+/// What a members-only chat shows to anyone: the page and what it needs to sign in, and
+/// the installed app's service worker and manifest (which hold no messages), so that the
+/// app installs and opens before anyone signs in.
 fn is_open(route: Route) -> bool {
     matches!(
         route,
-        Route::Page | Route::Static | Route::Health | Route::Session
+        Route::Page
+            | Route::Static
+            | Route::ServiceWorker
+            | Route::Manifest
+            | Route::Health
+            | Route::Session
     )
 }
 

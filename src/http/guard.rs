@@ -53,9 +53,10 @@ pub fn check_size(
 }
 
 /// Takes a token from the bucket the route uses: POSTs from the write bucket, reads of
-/// the API from the read bucket. The page, its assets, the health check and metrics are
-/// not limited, so a limited client can still load the page and monitoring always gets
-/// through. The route decides, not the raw path: `/api/messages/` is the same bucket.
+/// the API from the read bucket. The page, its assets (the service worker and manifest
+/// too), the health check and metrics are not limited, so a limited client can still load
+/// the page and monitoring always gets through. The route decides, not the raw path:
+/// `/api/messages/` is the same bucket.
 pub fn check_rate(
     state: &AppState,
     req: &Request,
@@ -77,7 +78,13 @@ fn limiter_for<'a>(state: &'a AppState, req: &Request, route: Route) -> Option<&
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     let api = match route {
         Route::Messages | Route::Message | Route::Events | Route::Stats | Route::OpenApi => true,
-        Route::Page | Route::Static | Route::Health | Route::Metrics | Route::Session => false,
+        Route::Page
+        | Route::Static
+        | Route::ServiceWorker
+        | Route::Manifest
+        | Route::Health
+        | Route::Metrics
+        | Route::Session => false,
         // An unknown path under /api/ is still a read of the API.
         Route::Other => req.uri().path().split('/').find(|s| !s.is_empty()) == Some("api"),
     };

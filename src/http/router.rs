@@ -2,7 +2,7 @@
 
 use hyper::Method;
 
-use super::handlers::{assets, events, health, messages, metrics, openapi, session, stats};
+use super::handlers::{app, assets, events, health, messages, metrics, openapi, session, stats};
 use super::routes::Route;
 use super::{ApiError, Request, Response};
 use crate::state::AppState;
@@ -16,6 +16,8 @@ pub async fn route(state: &AppState, req: Request, route: Route) -> Result<Respo
     match (method, route) {
         (Method::GET, Route::Page) => assets::index(state, req).await,
         (Method::GET, Route::Static) => assets::static_file(state, req).await,
+        (Method::GET, Route::ServiceWorker) => app::service_worker(state, req).await,
+        (Method::GET, Route::Manifest) => app::manifest(state, req).await,
         (Method::GET, Route::Messages) => messages::list(state, req).await,
         (Method::POST, Route::Messages) => messages::create(state, req).await,
         (Method::GET, Route::Message) => messages::get(state, req).await,

@@ -6,6 +6,10 @@
 pub enum Route {
     Page,
     Static,
+    /// The page's service worker, at the root so that its scope is the whole app.
+    ServiceWorker,
+    /// The web app manifest that makes the page installable.
+    Manifest,
     Messages,
     Message,
     Session,
@@ -18,9 +22,11 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 13] = [
         Route::Page,
         Route::Static,
+        Route::ServiceWorker,
+        Route::Manifest,
         Route::Messages,
         Route::Message,
         Route::Session,
@@ -39,6 +45,8 @@ impl Route {
         match parts {
             [None, ..] => Route::Page,
             [Some("static"), Some(_), ..] => Route::Static,
+            [Some("sw.js"), None, ..] => Route::ServiceWorker,
+            [Some("manifest.webmanifest"), None, ..] => Route::Manifest,
             [Some("metrics"), None, ..] => Route::Metrics,
             [Some("api"), Some("messages"), None, _] => Route::Messages,
             [Some("api"), Some("messages"), Some(_), None] => Route::Message,
@@ -57,6 +65,8 @@ impl Route {
         match self {
             Route::Page => "/",
             Route::Static => "/static/{file}",
+            Route::ServiceWorker => "/sw.js",
+            Route::Manifest => "/manifest.webmanifest",
             Route::Messages => "/api/messages",
             Route::Message => "/api/messages/{id}",
             Route::Session => "/api/session",
@@ -93,6 +103,11 @@ mod tests {
         assert_eq!(Route::of("/static/app.js"), Route::Static);
         assert_eq!(Route::of("/static/a/b.js"), Route::Static);
         assert_eq!(Route::of("/static"), Route::Other);
+        assert_eq!(Route::of("/sw.js"), Route::ServiceWorker);
+        assert_eq!(Route::of("/manifest.webmanifest"), Route::Manifest);
+        assert_eq!(Route::of("/static/sw.js"), Route::Static);
+        assert_eq!(Route::of("/sw.js/x"), Route::Other);
+        assert_eq!(Route::of("/manifest.json"), Route::Other);
         assert_eq!(Route::of("/api/messages"), Route::Messages);
         assert_eq!(Route::of("//api//messages/"), Route::Messages);
         assert_eq!(Route::of("/api/messages/12"), Route::Message);

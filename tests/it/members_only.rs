@@ -69,7 +69,13 @@ async fn every_closed_route_needs_a_session_and_the_way_in_stays_open() {
             "{method} {path}"
         );
     }
-    for path in ["/", "/static/app.js", "/api/health"] {
+    for path in [
+        "/",
+        "/static/app.js",
+        "/sw.js",
+        "/manifest.webmanifest",
+        "/api/health",
+    ] {
         assert_eq!(server.get(path).await.status, 200, "{path}");
     }
     let page = server.get("/").await.text();

@@ -112,7 +112,12 @@ fn members_only_closes_everything_but_the_way_in() {
     for route in Route::ALL {
         let open = matches!(
             route,
-            Route::Page | Route::Static | Route::Health | Route::Session
+            Route::Page
+                | Route::Static
+                | Route::ServiceWorker
+                | Route::Manifest
+                | Route::Health
+                | Route::Session
         );
         let expected = if open { 200 } else { 401 };
         assert_eq!(

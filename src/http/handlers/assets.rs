@@ -1,5 +1,6 @@
 //! The embedded frontend: `/` and `/static/<file>`, from rust-embed, with ETag revalidation.
-//! Lookups go only to the compiled-in map, so no path can reach the filesystem.
+//! Lookups go only to the compiled-in map, so no path can reach the filesystem. `app.rs`
+//! serves the service worker and the manifest from the same map with the same helpers.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -18,10 +19,10 @@ use crate::state::AppState;
 
 #[derive(RustEmbed)]
 #[folder = "assets/"]
-struct Assets;
+pub(super) struct Assets;
 
 /// Always revalidate: asset names carry no version, and a 304 costs next to nothing.
-const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+pub(super) const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 /// The page says who is looking at it, so no shared cache may keep it.
 const PAGE_CACHE: HeaderValue = HeaderValue::from_static("private, no-cache");
 /// The tag in `index.html` that the server fills with what the page must know of access.
@@ -86,7 +87,7 @@ fn access_words(credentials: &Credentials, access: Option<&Access>) -> String {
     words.join(" ")
 }
 
-fn not_modified() -> Response {
+pub(super) fn not_modified() -> Response {
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::NOT_MODIFIED;
     response
@@ -114,7 +115,7 @@ fn is_plain_name(name: &str) -> bool {
         })
 }
 
-fn serve(request: &HeaderMap, path: &str) -> Result<Response, ApiError> {
+pub(super) fn serve(request: &HeaderMap, path: &str) -> Result<Response, ApiError> {
     let file = Assets::get(path).ok_or_else(not_found)?;
     let etag = entity_tag(&file.metadata.sha256_hash());
     let mut response = if matches_etag(request, &etag) {
@@ -136,11 +137,11 @@ fn serve(request: &HeaderMap, path: &str) -> Result<Response, ApiError> {
     Ok(response)
 }
 
-fn not_found() -> ApiError {
+pub(super) fn not_found() -> ApiError {
     ApiError::NotFound("no such file".into())
 }
 
-fn content_type(path: &str) -> HeaderValue {
+pub(super) fn content_type(path: &str) -> HeaderValue {
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let text = mime.type_() == mime_guess::mime::TEXT
         || matches!(mime.subtype().as_str(), "javascript" | "json" | "svg");
@@ -153,7 +154,7 @@ fn content_type(path: &str) -> HeaderValue {
 }
 
 /// A strong validator from the file's SHA-256, which rust-embed computes at build time.
-fn entity_tag(hash: &[u8; 32]) -> HeaderValue {
+pub(super) fn entity_tag(hash: &[u8; 32]) -> HeaderValue {
     let hex = hash[..16]
         .iter()
         .fold(String::with_capacity(32), |mut hex, b| {
@@ -164,7 +165,7 @@ fn entity_tag(hash: &[u8; 32]) -> HeaderValue {
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored.
-fn matches_etag(request: &HeaderMap, etag: &HeaderValue) -> bool {
+pub(super) fn matches_etag(request: &HeaderMap, etag: &HeaderValue) -> bool {
     let Ok(ours) = etag.to_str() else {
         return false;
     };
@@ -265,7 +266,13 @@ mod tests {
     fn every_embedded_file_is_reachable_by_its_route() {
         let names: Vec<_> = Assets::iter().collect();
         assert!(names.iter().any(|n| n == "index.html"), "{names:?}");
-        for name in names.iter().filter(|n| n.as_ref() != "index.html") {
+        // The page, and the two files the app needs at the root, have routes of their own.
+        let rooted = [
+            "index.html",
+            super::super::app::WORKER,
+            super::super::app::MANIFEST,
+        ];
+        for name in names.iter().filter(|n| !rooted.contains(&n.as_ref())) {
             let rest = name
                 .strip_prefix("static/")
                 .unwrap_or_else(|| panic!("{name} is unreachable"));

@@ -4,6 +4,7 @@
     reason = "every handler has the router's one shape, whether or not it awaits"
 )]
 
+pub mod app;
 pub mod assets;
 pub mod events;
 pub mod health;
