@@ -1,11 +1,14 @@
 //! The integration suite: real servers on real ports, a real SQLite file, real HTTP.
 
 mod api;
+mod app_files;
 mod assets;
 mod backups;
 mod binary;
 mod browser;
+mod browser_app;
 mod browser_away;
+mod browser_icons;
 mod browser_moderation;
 mod browser_sync;
 mod counters;
@@ -25,6 +28,7 @@ mod openapi;
 mod ops;
 mod ops_stats;
 mod persistence;
+mod png_pack;
 mod restore_untrusted;
 mod scrapes;
 mod screenshots;

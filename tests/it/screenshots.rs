@@ -31,7 +31,7 @@ fn destination(temp: &Path) -> PathBuf {
 }
 
 /// The width and height a PNG's IHDR chunk declares.
-fn png_size(png: &[u8]) -> (u32, u32) {
+pub(crate) fn png_size(png: &[u8]) -> (u32, u32) {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     assert_eq!(&png[12..16], b"IHDR");
     let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
