@@ -71,7 +71,7 @@ async fn focused(session: &Session) -> Value {
 }
 
 /// Opens the page and waits for the sign-in form, with focus in its code box.
-async fn open_sign_in(session: &Session, server: &TestServer) {
+pub(crate) async fn open_sign_in(session: &Session, server: &TestServer) {
     session.goto(&format!("http://{}/", server.addr)).await;
     wait_sign_in_form(session).await;
 }
@@ -92,7 +92,7 @@ async fn wait_sign_in_form(session: &Session) {
 
 /// Types `code` (and a name) into the form, presses Enter, and waits for the signed-in
 /// chat that the page's reload brings.
-async fn sign_in_through_form(session: &Session, code: &str, name: &str) {
+pub(crate) async fn sign_in_through_form(session: &Session, code: &str, name: &str) {
     if !name.is_empty() {
         session.type_into("#sign-in-name", name).await;
     }

@@ -8,6 +8,7 @@ mod binary;
 mod browser;
 mod browser_app;
 mod browser_away;
+mod browser_axe;
 mod browser_icons;
 mod browser_moderation;
 mod browser_sync;
