@@ -1,12 +1,14 @@
 //! The README's screenshots, taken in headless Chromium from a real server with a synced
-//! conversation: a desktop window and a phone. Set `BOOKCHAT_SCREENSHOTS=docs` to write
-//! them into `docs/`; otherwise they are checked and written to a temporary folder.
+//! conversation: a desktop window and a phone, and the sign-in form of a members-only chat
+//! on a phone. Set `BOOKCHAT_SCREENSHOTS=docs` to write them into `docs/`; otherwise they
+//! are checked and written to a temporary folder.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::browser_moderation::open_sign_in;
 use crate::fake_github::FakeGitHub;
 use crate::support::TestServer;
 use crate::webdriver::{Driver, Session};
@@ -115,5 +117,44 @@ async fn screenshots_of_the_chat_on_a_desktop_and_a_phone() {
         std::fs::write(dir.join(name), &png).unwrap();
         session.quit().await;
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn screenshot_of_the_sign_in_form_on_a_phone() {
+    let Some(driver) = Driver::start_or_skip("sign-in screenshot test").await else {
+        return;
+    };
+    let server = TestServer::start_with(|args| {
+        args.access.access_code = Some(bookchat::secret::Secret::new("chapter eleven"));
+    })
+    .await;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = destination(temp.path());
+    std::fs::create_dir_all(&dir).unwrap();
+    let session = driver.phone(390, 844).await;
+    open_sign_in(&session, &server).await;
+    // A member half-way through signing in: a name, and the code being typed.
+    session.type_into("#sign-in-name", "Ada").await;
+    session.click("#sign-in-code").await;
+    session.type_into("#sign-in-code", "chapter eleven").await;
+    let form = session
+        .eval(
+            "const r = document.querySelector('#sign-in-form').getBoundingClientRect();
+             return { overflow: document.documentElement.scrollWidth - window.innerWidth,
+                      inside: r.top >= 0 && r.bottom <= window.innerHeight,
+                      focus: document.activeElement.id };",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        form,
+        json!({ "overflow": 0, "inside": true, "focus": "sign-in-code" })
+    );
+    let png = session.screenshot().await;
+    assert_eq!(png_size(&png), (780, 1688));
+    assert!(png.len() > 20_000, "only {} bytes", png.len());
+    std::fs::write(dir.join("screenshot-sign-in.png"), &png).unwrap();
+    session.quit().await;
     server.stop().await;
 }
