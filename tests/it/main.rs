@@ -6,6 +6,7 @@ mod backups;
 mod binary;
 mod browser;
 mod browser_away;
+mod browser_live;
 mod browser_moderation;
 mod browser_sync;
 mod counters;
