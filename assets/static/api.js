@@ -1,6 +1,11 @@
-// BookChat server access: the fetch wrapper, HTTP error shaping, the online/offline state
-// that decides the outage and "Reconnected" toasts, and the hook for a refused session.
+// BookChat server access: the fetch wrapper and its timeout, HTTP error shaping, the
+// online/offline state that decides the outage and "Reconnected" toasts, and the hook for a
+// refused session.
 import { toast, dismiss } from "./render.js";
+
+// A request with no answer by then is given up: a connection that died silently (a Wi-Fi
+// switch, a laptop's sleep) would otherwise hold its caller, and the polling, forever.
+const TIMEOUT_MS = 15000;
 
 let online = true;
 let outageToast = null;
@@ -11,16 +16,26 @@ function httpError(status, message, retryAfter) {
 }
 
 // Every request goes through here so outage/recovery toasts are decided in
-// exactly one place (one toast per outage, however many requests fail).
-export async function api(path, options) {
+// exactly one place (one toast per outage, however many requests fail). `options` are
+// fetch's, plus `timeout` (ms) for the whole exchange, body included.
+export async function api(path, options = {}) {
+  const { timeout = TIMEOUT_MS, ...init } = options;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeout);
   let res;
+  let text;
   try {
-    res = await fetch(path, Object.assign({ cache: "no-store", headers: { Accept: "application/json" } }, options));
+    const defaults = { cache: "no-store", headers: { Accept: "application/json" } };
+    res = await fetch(path, Object.assign(defaults, init, { signal: controller.signal }));
+    text = await res.text();
   } catch (err) {
     setOnline(false);
-    throw httpError(0, "Can't reach the server.");
+    const late = controller.signal.aborted;
+    throw httpError(0, late ? "The server did not answer in time." : "Can't reach the server.");
+  } finally {
+    clearTimeout(timer);
   }
-  const body = await res.json().catch(() => null);
+  const body = parseJson(text);
   const message = (body && typeof body.error === "string" && body.error) || `Request failed (HTTP ${res.status}).`;
   if (res.status >= 500) {
     setOnline(false);
@@ -30,6 +45,14 @@ export async function api(path, options) {
   if (res.status === 401 && unauthorized) unauthorized();
   if (!res.ok) throw httpError(res.status, message, res.headers.get("Retry-After"));
   return body;
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    return null;
+  }
 }
 
 // Called on every 401 answer: a members-only page whose session ended shows its sign-in

@@ -1,16 +1,16 @@
-// BookChat entry module: owns page state, the message list, live updates (Server-Sent
-// Events, with polling as the fallback), load-older, optimistic sending and the composer.
-// Network calls live in api.js, DOM building in render.js, browser storage in store.js,
-// the sync-trouble banner in banner.js, the reading of a stream's snapshot in snapshot.js,
-// sign-in, sign-out and the moderator's delete controls in access.js.
+// BookChat entry module: owns page state, the message list, load-older and the composer.
+// Live updates (the event stream, its watchdog, polling) live in live.js, the outbox of
+// unsent messages in outbox.js, network calls in api.js, DOM building in render.js, browser
+// storage in store.js, the sync-trouble banner in banner.js, the reading of a stream's
+// snapshot in snapshot.js, sign-in, sign-out and the moderator's delete controls in access.js.
 import { addDeleteControl, handOverFocus, startAccess } from "./access.js";
-import { api, describeError, newIdempotencyKey } from "./api.js";
-import { followSync } from "./banner.js";
+import { api, describeError } from "./api.js";
+import { startLive } from "./live.js";
+import { flushOutbox, sendMessage, startOutbox } from "./outbox.js";
 import { readSnapshot } from "./snapshot.js";
 import { buildMessage, fillMessage, setStatus, toast } from "./render.js";
 import { loadOwnIds, saveOwnIds, storeAuthor, storedAuthor } from "./store.js";
 
-const POLL_MS = 5000;
 const PAGE = 50;
 const POLL_LIMIT = 200;
 const MAX_CHARS = 2000;
@@ -43,11 +43,7 @@ const state = {
   cursor: 0,
   oldest: null, // lowest id shown; "load older" pages below it
   ownIds: loadOwnIds(),
-  payloads: new WeakMap(), // pending element -> { body, key }, kept for Retry
   ready: false,
-  polling: false,
-  pollTimer: 0,
-  live: null, // the open EventSource; while it is open, polling stands down
 };
 
 function rememberOwn(id) {
@@ -172,18 +168,6 @@ async function loadInitial() {
   }
 }
 
-async function pollNew() {
-  // Loop so a burst bigger than one page is drained without waiting 5 s per page.
-  for (let round = 0; round < 10; round++) {
-    const data = await api(`/api/messages?after=${state.cursor}&limit=${POLL_LIMIT}`);
-    const messages = (data && data.messages) || [];
-    keepBottom(() => mergeMessages(messages, true));
-    noteCursor(messages);
-    updateEmpty();
-    if (messages.length < POLL_LIMIT) return;
-  }
-}
-
 // `synced` flips later for messages already on screen; re-read the newest
 // window that still contains unsynced ones and update their marks in place.
 async function refreshUnsynced() {
@@ -199,69 +183,25 @@ async function refreshUnsynced() {
   }
 }
 
-async function tick() {
-  if (state.polling) return;
-  state.polling = true;
-  try {
-    if (!state.ready) await loadInitial();
-    else if (!isLive()) {
-      await pollNew();
-      await refreshUnsynced();
-    }
-    if (state.ready && !state.live) startLive();
-  } catch (err) {
-    // api() already reported the outage; the next tick simply tries again.
-  } finally {
-    state.polling = false;
-    clearTimeout(state.pollTimer);
-    state.pollTimer = setTimeout(tick, POLL_MS);
-  }
+// ---------- live arrivals (live.js calls these)
+
+// New messages from the stream or a poll: the one way they enter the list.
+function receive(messages) {
+  keepBottom(() => mergeMessages(messages, true));
+  noteCursor(messages);
+  updateEmpty();
 }
 
-// ---------- live updates
-
-function isLive() {
-  return state.live !== null && state.live.readyState === EventSource.OPEN;
+function onSynced(msg) {
+  if (state.byId.has(msg.id)) updateExisting(msg);
 }
 
-// New messages and sync marks arrive as they happen. The browser reconnects by itself
-// and resumes with Last-Event-ID; if the stream is refused for good, polling carries on.
-function startLive() {
-  if (!("EventSource" in window)) return;
-  const source = new EventSource(`/api/events?after=${state.cursor}`);
-  state.live = source;
-  source.addEventListener("message", (event) => {
-    const msg = parseEvent(event);
-    if (!msg) return;
-    keepBottom(() => mergeMessages([msg], true));
-    noteCursor([msg]);
-    updateEmpty();
-  });
-  source.addEventListener("synced", (event) => {
-    const msg = parseEvent(event);
-    if (msg && state.byId.has(msg.id)) updateExisting(msg);
-  });
-  // Sent first on every (re)connection: deletions leave, and marks that may have turned
-  // synced while the page was away are read again.
-  source.addEventListener("snapshot", (event) => {
-    const snapshot = parseEvent(event);
-    if (!snapshot) return;
-    const { remove, stale } = readSnapshot(snapshot, state.byId);
-    remove.forEach(forget);
-    if (stale) refreshUnsynced().catch(() => {});
-  });
-  source.addEventListener("deleted", (event) => {
-    const deleted = parseEvent(event);
-    if (deleted) forget(deleted.id);
-  });
-  // The server skipped a backlog too long to replay (the page was away a long time).
-  source.addEventListener("reset", () => reloadHistory().catch(pollSoon));
-  followSync(source);
-  source.addEventListener("error", () => {
-    if (source.readyState === EventSource.CLOSED) {
-      state.live = null; // the next tick polls, then tries the stream again
-    }
-  });
+// Sent first on every (re)connection: deletions leave, and marks that may have turned
+// synced while the page was away are read again.
+function applySnapshot(snapshot) {
+  const { remove, stale } = readSnapshot(snapshot, state.byId);
+  remove.forEach(forget);
+  if (stale) refreshUnsynced().catch(() => {});
 }
 
 // Starts over from the newest page, so the list never shows a hole where the skipped
@@ -277,19 +217,6 @@ async function reloadHistory() {
   ui.loadOlder.hidden = messages.length < PAGE;
   updateEmpty();
   scrollToBottom();
-}
-
-function parseEvent(event) {
-  try {
-    return JSON.parse(event.data);
-  } catch (err) {
-    return null;
-  }
-}
-
-function pollSoon() {
-  clearTimeout(state.pollTimer);
-  tick();
 }
 
 async function loadOlder() {
@@ -334,40 +261,28 @@ function onSubmit(event) {
   const length = contentLength(content);
   if (length === 0 || length > MAX_CHARS) return;
   const author = ui.author.value.trim();
-  const payload = { content, author: author || null };
-  const node = buildMessage({ content, author: payload.author, created_at: null });
-  node.dataset.pending = "1";
-  node.classList.add("own", "is-new");
-  state.payloads.set(node, { body: payload, key: newIdempotencyKey() });
-  ui.list.append(node);
-  updateEmpty();
+  sendMessage({ content, author: author || null }); // kept in the outbox until confirmed
   ui.content.value = "";
   updateComposer();
-  scrollToBottom();
-  send(node);
 }
 
-async function send(node) {
-  const { body, key } = state.payloads.get(node);
-  setStatus(node, "sending");
-  try {
-    const msg = await api("/api/messages", {
-      method: "POST",
-      // The same key on every retry: the server answers a repeat with the first message.
-      headers: { "Content-Type": "application/json", Accept: "application/json", "Idempotency-Key": key },
-      body: JSON.stringify(body),
-    });
-    confirmSent(node, msg);
-  } catch (err) {
-    setStatus(node, "failed");
-    if (err.status >= 400 && err.status < 500) toast(describeError(err), "error");
-  }
+// An unsent message (outbox.js) joins the list below every confirmed one.
+function showPending(node) {
+  ui.list.append(node);
+  updateEmpty();
+  scrollToBottom();
+}
+
+// An unsent message that, the server says, was stored and then deleted meanwhile.
+function dropPending(node) {
+  handOverFocus(node, ui.list);
+  node.remove();
+  updateEmpty();
 }
 
 // The poll may already have rendered this id (it can race the 201); never show it twice.
 function confirmSent(node, msg) {
   rememberOwn(msg.id);
-  state.payloads.delete(node);
   keepBottom(() => {
     node.remove();
     const existing = state.byId.get(msg.id);
@@ -381,15 +296,6 @@ function confirmSent(node, msg) {
     insertInOrder(node, msg.id);
     return 0;
   });
-}
-
-function onRetryClick(event) {
-  const button = event.target.closest(".retry");
-  if (!button) return;
-  const node = button.closest(".message");
-  if (!node || !state.payloads.has(node)) return;
-  ui.content.focus(); // the button is about to be replaced by "Sending…"
-  send(node);
 }
 
 // ---------- composer
@@ -439,18 +345,31 @@ function init() {
   ui.content.addEventListener("keydown", onKeyDown);
   ui.author.addEventListener("input", () => storeAuthor(ui.author.value.trim()));
   ui.author.addEventListener("change", onAuthorChange);
-  ui.list.addEventListener("click", onRetryClick);
   ui.loadOlder.addEventListener("click", loadOlder);
   ui.pill.addEventListener("click", scrollToBottom);
   ui.scroller.addEventListener("scroll", () => {
     if (isAtBottom()) ui.pill.hidden = true;
   }, { passive: true });
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) pollSoon();
-  });
-  window.addEventListener("online", pollSoon);
   updateComposer();
-  tick();
+  startOutbox({
+    list: ui.list,
+    composer: ui.content,
+    place: showPending,
+    confirm: confirmSent,
+    drop: dropPending,
+  });
+  startLive({
+    ready: () => state.ready,
+    cursor: () => state.cursor,
+    loadInitial,
+    refreshUnsynced,
+    receive,
+    synced: onSynced,
+    snapshot: applySnapshot,
+    deleted: forget,
+    reset: reloadHistory,
+    back: flushOutbox,
+  });
 }
 
 init();

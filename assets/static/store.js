@@ -1,9 +1,10 @@
-// BookChat browser storage: the remembered author name, this tab's own message ids, and
-// when the tab last reloaded for a refused session. Storage throws in some private modes;
-// never let that break the app.
+// BookChat browser storage: the remembered author name, this tab's own message ids, the
+// outbox of unsent messages, and when the tab last reloaded for a refused session. Storage
+// throws in some private modes; never let that break the app.
 
 const AUTHOR_KEY = "bookchat.author";
 const OWN_KEY = "bookchat.own";
+const OUTBOX_KEY = "bookchat.outbox";
 const REAUTH_KEY = "bookchat.reauth";
 
 function safely(fn, fallback) {
@@ -20,6 +21,39 @@ export function loadOwnIds() {
 
 export function saveOwnIds(ids) {
   safely(() => sessionStorage.setItem(OWN_KEY, JSON.stringify([...ids].slice(-500))));
+}
+
+// The outbox, oldest first: [{ key, body: { content, author }, at }]. In localStorage, so
+// it outlives the tab; every change re-reads it, so tabs that share it keep each other's.
+export function loadOutbox() {
+  return safely(() => {
+    const saved = JSON.parse(localStorage.getItem(OUTBOX_KEY) || "[]");
+    return Array.isArray(saved) ? saved.filter(isOutboxEntry) : [];
+  }, []);
+}
+
+export function keepInOutbox(entry) {
+  const kept = loadOutbox().filter((saved) => saved.key !== entry.key);
+  kept.push(entry);
+  saveOutbox(kept);
+}
+
+export function dropFromOutbox(key) {
+  saveOutbox(loadOutbox().filter((saved) => saved.key !== key));
+}
+
+function saveOutbox(entries) {
+  safely(() => {
+    if (entries.length === 0) localStorage.removeItem(OUTBOX_KEY);
+    else localStorage.setItem(OUTBOX_KEY, JSON.stringify(entries));
+  });
+}
+
+// What another version of the page, or a hand, left there is checked before it is sent.
+function isOutboxEntry(entry) {
+  if (entry === null || typeof entry !== "object" || typeof entry.key !== "string") return false;
+  const body = entry.body;
+  return body !== null && typeof body === "object" && typeof body.content === "string";
 }
 
 export const storeAuthor = (name) => safely(() => localStorage.setItem(AUTHOR_KEY, name));

@@ -10,6 +10,7 @@ mod browser_app;
 mod browser_away;
 mod browser_axe;
 mod browser_icons;
+mod browser_live;
 mod browser_moderation;
 mod browser_sync;
 mod counters;

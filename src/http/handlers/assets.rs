@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use hyper::body::Bytes;
 use hyper::header::{
@@ -27,6 +28,9 @@ pub(super) const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 const PAGE_CACHE: HeaderValue = HeaderValue::from_static("private, no-cache");
 /// The tag in `index.html` that the server fills with what the page must know of access.
 const ACCESS_META: &str = r#"<meta name="bookchat-access" content="">"#;
+/// The tag the server fills with its event streams' heartbeat interval, in seconds: the
+/// page takes a stream silent for three of them for dead, and reconnects.
+const HEARTBEAT_META: &str = r#"<meta name="bookchat-heartbeat" content="">"#;
 
 /// The chat page, with its access tag filled in: `private` (members-only), `moderation`
 /// (an admin token is set) and, for a signed-in visitor, `signed-in` and the role. The
@@ -34,24 +38,13 @@ const ACCESS_META: &str = r#"<meta name="bookchat-access" content="">"#;
 /// with no round trip (the cookie itself is out of scripts' reach).
 pub async fn index(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let words = access_words(&state.config.credentials, req.extensions().get::<Access>());
+    let heartbeat = heartbeat_seconds(state.config.connections.heartbeat);
     let file = Assets::get("index.html").ok_or_else(not_found)?;
-    let mut tag = entity_tag(&file.metadata.sha256_hash());
-    if !words.is_empty() {
-        let text = tag
-            .to_str()
-            .unwrap_or("\"\"")
-            .trim_end_matches('"')
-            .to_owned();
-        tag = HeaderValue::try_from(format!("{text}-{}\"", words.replace(' ', "."))).unwrap_or(tag);
-    }
+    let tag = page_tag(&file.metadata.sha256_hash(), &words, &heartbeat);
     let mut response = if matches_etag(req.headers(), &tag) {
         not_modified()
     } else {
-        let page = String::from_utf8_lossy(&file.data).replacen(
-            ACCESS_META,
-            &format!(r#"<meta name="bookchat-access" content="{words}">"#),
-            1,
-        );
+        let page = fill_page(&String::from_utf8_lossy(&file.data), &words, &heartbeat);
         let mut response = Response::new(full(page));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, content_type("index.html"));
@@ -62,6 +55,36 @@ pub async fn index(state: &AppState, req: Request) -> Result<Response, ApiError>
     headers.insert(CACHE_CONTROL, PAGE_CACHE);
     headers.insert(VARY, HeaderValue::from_static("Cookie"));
     Ok(response)
+}
+
+/// The page's validator: the file's, plus what the server fills in, since that is part of
+/// the page too (a restart with another heartbeat must not revalidate an old copy).
+fn page_tag(hash: &[u8; 32], words: &str, heartbeat: &str) -> HeaderValue {
+    let tag = entity_tag(hash);
+    let file = tag.to_str().unwrap_or("\"\"").trim_end_matches('"');
+    let mut filled: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
+    let beat = format!("hb{heartbeat}");
+    filled.push(&beat);
+    HeaderValue::try_from(format!("{file}-{}\"", filled.join("."))).unwrap_or(tag)
+}
+
+/// The page with its server-filled tags: access words and the heartbeat interval.
+fn fill_page(page: &str, words: &str, heartbeat: &str) -> String {
+    page.replacen(
+        ACCESS_META,
+        &format!(r#"<meta name="bookchat-access" content="{words}">"#),
+        1,
+    )
+    .replacen(
+        HEARTBEAT_META,
+        &format!(r#"<meta name="bookchat-heartbeat" content="{heartbeat}">"#),
+        1,
+    )
+}
+
+/// Whole seconds print bare ("15"); tests' shorter intervals keep their fraction ("0.5").
+fn heartbeat_seconds(heartbeat: Duration) -> String {
+    heartbeat.as_secs_f64().to_string()
 }
 
 fn access_words(credentials: &Credentials, access: Option<&Access>) -> String {
@@ -235,6 +258,31 @@ mod tests {
         let page = Assets::get("index.html").unwrap();
         let page = String::from_utf8_lossy(&page.data).into_owned();
         assert_eq!(page.matches(ACCESS_META).count(), 1);
+    }
+
+    #[test]
+    fn the_page_has_one_heartbeat_tag_filled_in_seconds() {
+        let page = Assets::get("index.html").unwrap();
+        let page = String::from_utf8_lossy(&page.data).into_owned();
+        assert_eq!(page.matches(HEARTBEAT_META).count(), 1);
+        assert_eq!(heartbeat_seconds(Duration::from_secs(15)), "15");
+        assert_eq!(heartbeat_seconds(Duration::from_millis(500)), "0.5");
+        let filled = fill_page(&page, "private", "15");
+        assert!(filled.contains(r#"<meta name="bookchat-heartbeat" content="15">"#));
+        assert!(filled.contains(r#"<meta name="bookchat-access" content="private">"#));
+        assert!(!filled.contains(HEARTBEAT_META) && !filled.contains(ACCESS_META));
+    }
+
+    #[test]
+    fn the_page_tag_changes_with_what_is_filled_in() {
+        let hash = [7; 32];
+        let plain = page_tag(&hash, "", "15");
+        assert_eq!(plain, "\"07070707070707070707070707070707-hb15\"");
+        assert_eq!(
+            page_tag(&hash, "private signed-in member", "15"),
+            "\"07070707070707070707070707070707-private.signed-in.member.hb15\""
+        );
+        assert_ne!(page_tag(&hash, "", "1"), plain);
     }
 
     #[test]
