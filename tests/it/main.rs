@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod browser_away;
 mod browser_moderation;
+mod browser_reading;
 mod browser_sync;
 mod counters;
 mod events;
