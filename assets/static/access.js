@@ -288,7 +288,14 @@ function deleteFailed(root, err) {
 // message's delete button, or else the list, takes focus.
 export function handOverFocus(root, list) {
   if (!root.contains(document.activeElement)) return;
-  const neighbour = root.nextElementSibling || root.previousElementSibling;
+  const neighbour = nearMessage(root, "nextElementSibling") || nearMessage(root, "previousElementSibling");
   const next = neighbour && neighbour.querySelector(".delete:not([hidden])");
   (next || list).focus({ preventScroll: true });
+}
+
+// The closest message that way, past day separators and the unread line.
+function nearMessage(root, way) {
+  let node = root[way];
+  while (node && !node.classList.contains("message")) node = node[way];
+  return node;
 }

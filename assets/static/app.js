@@ -1,15 +1,23 @@
-// BookChat entry module: owns page state, the message list, load-older and the composer.
-// Live updates (the event stream, its watchdog, polling) live in live.js, the outbox of
-// unsent messages in outbox.js, network calls in api.js, DOM building in render.js, browser
-// storage in store.js, the sync-trouble banner in banner.js, the reading of a stream's
-// snapshot in snapshot.js, sign-in, sign-out and the moderator's delete controls in access.js.
+// BookChat entry module: owns page state, the message list and the composer. Live updates
+// (the event stream, its watchdog, polling) live in live.js, the outbox of unsent messages
+// in outbox.js, network calls in api.js, DOM building in render.js (links in links.js),
+// browser storage in store.js, the sync-trouble banner in banner.js, the reading of a
+// stream's snapshot in snapshot.js, sign-in, sign-out and the moderator's delete controls in
+// access.js; older pages and the DOM bound in history.js, day separators in days.js, the
+// unread count and line in unread.js, notifications in notify.js, and what screen readers
+// are told in announce.js.
 import { addDeleteControl, handOverFocus, startAccess } from "./access.js";
-import { api, describeError } from "./api.js";
+import { announceLength, announceNew } from "./announce.js";
+import { api } from "./api.js";
+import { placeDays, startDays } from "./days.js";
+import { startHistory, trimHistory } from "./history.js";
 import { startLive } from "./live.js";
+import { notifyNew, startNotify } from "./notify.js";
 import { flushOutbox, sendMessage, startOutbox } from "./outbox.js";
 import { readSnapshot } from "./snapshot.js";
-import { buildMessage, fillMessage, setStatus, toast } from "./render.js";
+import { buildMessage, fillMessage, setStatus } from "./render.js";
 import { loadOwnIds, saveOwnIds, storeAuthor, storedAuthor } from "./store.js";
+import { markUnread, startUnread, tidyMarker } from "./unread.js";
 
 const PAGE = 50;
 const POLL_LIMIT = 200;
@@ -41,7 +49,7 @@ const state = {
   // than above our own freshly posted id, so others' messages that landed
   // in between are not skipped.
   cursor: 0,
-  oldest: null, // lowest id shown; "load older" pages below it
+  oldest: null, // lowest id shown; "load older" (history.js) pages below it
   ownIds: loadOwnIds(),
   ready: false,
 };
@@ -56,6 +64,14 @@ function rememberOwn(id) {
 function isOwn(msg) {
   const name = ui.author.value.trim();
   return state.ownIds.has(msg.id) || (name !== "" && msg.author === name);
+}
+
+// Also true while the reader's own copy still waits for its 201: the stream can bring the
+// message before the answer to the POST does.
+function isMine(msg) {
+  if (isOwn(msg)) return true;
+  const pending = ui.list.querySelectorAll(".message[data-pending] .message-content");
+  return [...pending].some((node) => node.textContent === msg.content);
 }
 
 // Turns an element into the rendering of a server-confirmed message.
@@ -82,6 +98,7 @@ function removeMessage(id) {
 function forget(id) {
   state.gone.add(id);
   removeMessage(id);
+  tidyList();
   updateEmpty();
 }
 
@@ -92,19 +109,22 @@ function updateExisting(msg) {
   if (changed) setStatus(entry.el, msg.synced ? "synced" : "saved", msg);
 }
 
-// Server messages stay in id order, above any still-pending optimistic ones.
+// Server messages stay in id order, above any still-pending optimistic ones. A day
+// separator or the unread line belongs to the message below it.
 function insertInOrder(node, id) {
   let before = null;
   for (let n = ui.list.lastElementChild; n; n = n.previousElementSibling) {
-    if (n.dataset.pending || Number(n.dataset.id) > id) before = n;
+    if (!n.classList.contains("message")) before = before && n;
+    else if (n.dataset.pending || Number(n.dataset.id) > id) before = n;
     else break;
   }
   ui.list.insertBefore(node, before);
 }
 
 // Adds unseen messages and refreshes the marks of seen ones; returns how many were new.
+// `animate` means they arrived just now (stream or poll), not as history.
 function mergeMessages(messages, animate) {
-  let added = 0;
+  const fresh = [];
   for (const msg of messages) {
     if (state.gone.has(msg.id)) continue;
     if (state.byId.has(msg.id)) {
@@ -115,9 +135,24 @@ function mergeMessages(messages, animate) {
     if (animate) node.classList.add("is-new");
     applyServer(node, msg);
     insertInOrder(node, msg.id);
-    added++;
+    fresh.push(msg);
   }
-  return added;
+  if (animate) arrived(fresh);
+  return fresh.length;
+}
+
+// Others' new messages are counted while the tab is hidden, notified and announced.
+function arrived(messages) {
+  const others = messages.filter((msg) => !isMine(msg));
+  markUnread(others.map((msg) => state.byId.get(msg.id).el));
+  notifyNew(others);
+  announceNew(others);
+}
+
+// Day separators and the unread line follow every change of the list.
+function tidyList() {
+  placeDays(ui.list);
+  tidyMarker();
 }
 
 function noteCursor(messages) {
@@ -125,7 +160,7 @@ function noteCursor(messages) {
 }
 
 function updateEmpty() {
-  ui.empty.hidden = !(state.ready && ui.list.childElementCount === 0);
+  ui.empty.hidden = !(state.ready && ui.list.querySelector(".message") === null);
 }
 
 // ---------- scrolling
@@ -136,16 +171,23 @@ function isAtBottom() {
 }
 
 function scrollToBottom() {
+  tidyList();
   ui.scroller.scrollTop = ui.scroller.scrollHeight;
   ui.pill.hidden = true;
 }
 
-// Runs a DOM change; follows it to the bottom only if the reader was already there.
+// Runs a DOM change; follows it to the bottom only if the reader was already there, where
+// the oldest messages out of sight may leave (history.js keeps the page bounded).
 function keepBottom(change) {
   const stick = isAtBottom();
   const added = change();
-  if (stick) scrollToBottom();
-  else if (added > 0) ui.pill.hidden = false;
+  if (stick) {
+    trimHistory();
+    scrollToBottom(); // which tidies the list first
+  } else {
+    tidyList();
+    if (added > 0) ui.pill.hidden = false;
+  }
 }
 
 // ---------- loading
@@ -219,36 +261,6 @@ async function reloadHistory() {
   scrollToBottom();
 }
 
-async function loadOlder() {
-  if (state.oldest == null) return;
-  ui.loadOlder.disabled = true;
-  ui.list.setAttribute("aria-busy", "true");
-  try {
-    const data = await api(`/api/messages?before=${state.oldest}&limit=${PAGE}`);
-    const messages = (data && data.messages) || [];
-    const hadFocus = document.activeElement === ui.loadOlder;
-    keepReadingPosition(() => {
-      mergeMessages(messages, false);
-      ui.loadOlder.hidden = messages.length < PAGE;
-    });
-    // The focused button may just have vanished; don't drop focus to <body>.
-    if (hadFocus && ui.loadOlder.hidden) ui.list.focus({ preventScroll: true });
-  } catch (err) {
-    if (err.status >= 400 && err.status < 500) toast(describeError(err), "error");
-  } finally {
-    ui.loadOlder.disabled = false;
-    ui.list.removeAttribute("aria-busy");
-  }
-}
-
-// Runs a change above the viewport without moving what the reader is looking at.
-function keepReadingPosition(change) {
-  const s = ui.scroller;
-  const fromBottom = s.scrollHeight - s.scrollTop;
-  change();
-  s.scrollTop = s.scrollHeight - fromBottom;
-}
-
 // ---------- sending
 
 function contentLength(text) {
@@ -306,6 +318,7 @@ function updateComposer() {
   ui.counter.hidden = length <= WARN_CHARS;
   ui.counter.textContent = `${length} / ${MAX_CHARS}`;
   ui.counter.classList.toggle("over", length > MAX_CHARS);
+  announceLength(length, MAX_CHARS);
   keepBottom(() => {
     autoGrow();
     return 0;
@@ -345,7 +358,11 @@ function init() {
   ui.content.addEventListener("keydown", onKeyDown);
   ui.author.addEventListener("input", () => storeAuthor(ui.author.value.trim()));
   ui.author.addEventListener("change", onAuthorChange);
-  ui.loadOlder.addEventListener("click", loadOlder);
+  const merge = (messages) => mergeMessages(messages, false);
+  startHistory({ scroller: ui.scroller, list: ui.list, button: ui.loadOlder, state, merge, tidy: tidyList });
+  startDays(ui.list);
+  startUnread(ui.form);
+  startNotify();
   ui.pill.addEventListener("click", scrollToBottom);
   ui.scroller.addEventListener("scroll", () => {
     if (isAtBottom()) ui.pill.hidden = true;

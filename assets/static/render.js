@@ -1,5 +1,6 @@
 // BookChat DOM building: message elements, their status marks, and toasts.
-// User data only ever goes in via textContent / attributes, never innerHTML.
+// User data only ever goes in via textContent / attributes / text nodes, never innerHTML.
+import { fillLinked } from "./links.js";
 
 const toasts = document.getElementById("toasts");
 
@@ -35,7 +36,10 @@ export function buildMessage(msg) {
   const meta = el("div", "message-meta");
   meta.append(el("span", "message-author"));
   const footer = el("div", "message-footer");
-  footer.append(el("time", "message-time"), el("span", "message-status"));
+  const time = el("time", "message-time");
+  // Focusable, so keyboard users get the full date that hovering shows (reading.css).
+  time.tabIndex = 0;
+  footer.append(time, el("span", "message-status"));
   root.append(meta, el("p", "message-content"), footer);
   fillMessage(root, msg);
   return root;
@@ -45,7 +49,7 @@ export function fillMessage(root, msg) {
   const author = root.querySelector(".message-author");
   author.textContent = msg.author || "Anonymous";
   author.classList.toggle("anonymous", !msg.author);
-  root.querySelector(".message-content").textContent = msg.content;
+  fillLinked(root.querySelector(".message-content"), msg.content);
   fillTime(root.querySelector(".message-time"), msg.created_at);
 }
 

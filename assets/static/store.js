@@ -1,11 +1,13 @@
 // BookChat browser storage: the remembered author name, this tab's own message ids, the
-// outbox of unsent messages, and when the tab last reloaded for a refused session. Storage
-// throws in some private modes; never let that break the app.
+// outbox of unsent messages, the reader's choice about notifications, and when the tab last
+// reloaded for a refused session. Storage throws in some private modes; never let that
+// break the app.
 
 const AUTHOR_KEY = "bookchat.author";
 const OWN_KEY = "bookchat.own";
 const OUTBOX_KEY = "bookchat.outbox";
 const REAUTH_KEY = "bookchat.reauth";
+const NOTIFY_KEY = "bookchat.notify";
 
 function safely(fn, fallback) {
   try {
@@ -58,6 +60,10 @@ function isOutboxEntry(entry) {
 
 export const storeAuthor = (name) => safely(() => localStorage.setItem(AUTHOR_KEY, name));
 export const storedAuthor = () => safely(() => localStorage.getItem(AUTHOR_KEY) || "", "");
+
+// Notifications stay off until the reader turns them on, in this browser for this chat.
+export const notifyWanted = () => safely(() => localStorage.getItem(NOTIFY_KEY) === "on", false);
+export const storeNotifyWanted = (on) => safely(() => localStorage.setItem(NOTIFY_KEY, on ? "on" : "off"));
 
 export const lastReauth = () => safely(() => Number(sessionStorage.getItem(REAUTH_KEY)) || 0, 0);
 export const noteReauth = (at) => safely(() => sessionStorage.setItem(REAUTH_KEY, String(at)));

@@ -16,7 +16,12 @@ async fn index_is_html_with_no_inline_script_or_style() {
         html.contains("<script type=\"module\" src=\"/static/app.js\""),
         "loads the app as a module"
     );
-    for sheet in ["/static/app.css", "/static/chat.css", "/static/access.css"] {
+    for sheet in [
+        "/static/app.css",
+        "/static/chat.css",
+        "/static/reading.css",
+        "/static/access.css",
+    ] {
         assert!(html.contains(sheet), "loads {sheet}");
     }
     // The CSP forbids inline code, so any inline script or handler would silently not run.
@@ -43,13 +48,20 @@ async fn static_files_have_types_etags_and_cache_policy() {
     for (path, content_type) in [
         ("/static/app.js", "text/javascript; charset=utf-8"),
         ("/static/access.js", "text/javascript; charset=utf-8"),
+        ("/static/announce.js", "text/javascript; charset=utf-8"),
         ("/static/api.js", "text/javascript; charset=utf-8"),
         ("/static/banner.js", "text/javascript; charset=utf-8"),
+        ("/static/days.js", "text/javascript; charset=utf-8"),
+        ("/static/history.js", "text/javascript; charset=utf-8"),
+        ("/static/links.js", "text/javascript; charset=utf-8"),
+        ("/static/notify.js", "text/javascript; charset=utf-8"),
         ("/static/snapshot.js", "text/javascript; charset=utf-8"),
         ("/static/render.js", "text/javascript; charset=utf-8"),
         ("/static/store.js", "text/javascript; charset=utf-8"),
+        ("/static/unread.js", "text/javascript; charset=utf-8"),
         ("/static/app.css", "text/css; charset=utf-8"),
         ("/static/chat.css", "text/css; charset=utf-8"),
+        ("/static/reading.css", "text/css; charset=utf-8"),
         ("/static/access.css", "text/css; charset=utf-8"),
         ("/static/favicon.svg", "image/svg+xml; charset=utf-8"),
     ] {

@@ -12,6 +12,7 @@ mod browser_axe;
 mod browser_icons;
 mod browser_live;
 mod browser_moderation;
+mod browser_reading;
 mod browser_sync;
 mod counters;
 mod events;
