@@ -101,7 +101,8 @@ pub struct ConnectionLimits {
     pub max_connections_per_client: usize,
     /// Open `/api/events` streams one client may hold; more get a 429.
     pub max_streams_per_client: usize,
-    /// How often an idle event stream gets a comment line, so proxies keep it open.
+    /// How often an idle event stream gets a `heartbeat` event, so proxies keep it open and
+    /// the page (told this interval) can tell a live stream from a dead one.
     pub heartbeat: Duration,
     /// How long an event stream waits for its reader to take a frame when its queue is
     /// full; then the stream and its connection are dropped.
