@@ -33,6 +33,20 @@ pub(crate) async fn wait_shown(session: &Session, text: &str, timeout: Duration)
         .await;
 }
 
+/// Waits until no message shows `text` (deleted, here or on another page).
+pub(crate) async fn wait_gone(session: &Session, text: &str, timeout: Duration) {
+    let what = format!("{text:?} to leave the page");
+    session
+        .wait_until(
+            &what,
+            "return ![...document.querySelectorAll('#messages .message-content')]
+                 .some(e => e.textContent === arguments[0]);",
+            json!([text]),
+            timeout,
+        )
+        .await;
+}
+
 async fn count_shown(session: &Session, text: &str) -> i64 {
     session
         .eval(TEXTS_OF, json!([text]))

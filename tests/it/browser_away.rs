@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::browser::{open_page, wait_shown};
+use crate::browser::{open_page, wait_gone, wait_shown};
 use crate::support::TestServer;
-use crate::webdriver::{Driver, Session};
+use crate::webdriver::Driver;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -23,18 +23,6 @@ async fn restart(
     server.stop().await;
     change(&bookchat::db::open_writer(&dir.join("bookchat.db")).unwrap());
     TestServer::start_in(dir, |args| args.port = port).await
-}
-
-async fn wait_gone(session: &Session, text: &str) {
-    session
-        .wait_until(
-            &format!("{text:?} to leave the page"),
-            "return ![...document.querySelectorAll('#messages .message-content')]
-                 .some(e => e.textContent === arguments[0]);",
-            json!([text]),
-            PATIENCE,
-        )
-        .await;
 }
 
 #[tokio::test]
@@ -60,7 +48,7 @@ async fn a_page_back_from_away_drops_deleted_messages_and_shows_new_synced_marks
         .unwrap();
     })
     .await;
-    wait_gone(&session, "deleted while away").await;
+    wait_gone(&session, "deleted while away", PATIENCE).await;
     session
         .wait_until(
             "the mark of message 3 to turn synced",
@@ -100,7 +88,7 @@ async fn a_page_away_for_a_long_backlog_reloads_its_newest_page() {
     .await;
     wait_shown(&session, "while away 1101", PATIENCE).await;
     // Reloaded, not stitched: the old message is no longer next to the newest page.
-    wait_gone(&session, "from before the gap").await;
+    wait_gone(&session, "from before the gap", PATIENCE).await;
     let shown = session
         .eval(
             "return document.querySelectorAll('#messages .message[data-id]').length;",

@@ -1,6 +1,6 @@
-//! Members-only chats and moderation in headless Chromium: the sign-in form that stands
-//! alone until the code is right, signing out, the moderator's sign-in in an open chat,
-//! and a deletion made with the keyboard that a second page sees vanish live.
+//! Members-only chats in headless Chromium: the sign-in form that stands alone until the
+//! code is right, too many wrong codes, signing out, and a page whose session ended.
+//! The helpers here also serve `browser_deletion` and the accessibility audits.
 
 use std::time::Duration;
 
@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use crate::browser::wait_shown;
 use crate::support::{request, Reply, TestServer};
-use crate::webdriver::{Driver, Session, ENTER, ESCAPE, SHIFT, TAB};
+use crate::webdriver::{Driver, Session, ENTER};
 
-const CODE: &str = "book-club-members";
-const TOKEN: &str = "moderator-token-0123456789";
-const PATIENCE: Duration = Duration::from_secs(15);
+pub(crate) const CODE: &str = "book-club-members";
+pub(crate) const TOKEN: &str = "moderator-token-0123456789";
+pub(crate) const PATIENCE: Duration = Duration::from_secs(15);
 
 /// True when the element matching `arguments[0]` exists and takes room on the screen.
 const VISIBLE: &str = "const e = document.querySelector(arguments[0]);
@@ -26,7 +26,7 @@ const API_READS: &str = "return performance.getEntriesByType('resource').map(e =
 const FOCUSED: &str = "const e = document.activeElement;
      return e.id || e.getAttribute('aria-label') || e.textContent.trim();";
 
-async fn members_only(moderation: bool) -> TestServer {
+pub(crate) async fn members_only(moderation: bool) -> TestServer {
     TestServer::start_with(|args| {
         args.access.access_code = Some(bookchat::secret::Secret::new(CODE));
         if moderation {
@@ -37,7 +37,7 @@ async fn members_only(moderation: bool) -> TestServer {
 }
 
 /// A request with `Authorization: Bearer <secret>`, as a script would send it.
-async fn as_bearer(
+pub(crate) async fn as_bearer(
     server: &TestServer,
     method: &str,
     path: &str,
@@ -55,18 +55,23 @@ async fn as_bearer(
     request(server.addr, method, path, &headers, body).await
 }
 
-async fn post_as(server: &TestServer, secret: &str, content: &str, author: &str) -> Value {
+pub(crate) async fn post_as(
+    server: &TestServer,
+    secret: &str,
+    content: &str,
+    author: &str,
+) -> Value {
     let body = json!({ "content": content, "author": author });
     let reply = as_bearer(server, "POST", "/api/messages", secret, body).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     reply.json()
 }
 
-async fn is_visible(session: &Session, css: &str) -> bool {
+pub(crate) async fn is_visible(session: &Session, css: &str) -> bool {
     session.eval(VISIBLE, json!([css])).await == true
 }
 
-async fn focused(session: &Session) -> Value {
+pub(crate) async fn focused(session: &Session) -> Value {
     session.eval(FOCUSED, json!([])).await
 }
 
@@ -76,7 +81,7 @@ pub(crate) async fn open_sign_in(session: &Session, server: &TestServer) {
     wait_sign_in_form(session).await;
 }
 
-async fn wait_sign_in_form(session: &Session) {
+pub(crate) async fn wait_sign_in_form(session: &Session) {
     session
         .wait_through_reload(
             "the sign-in form, with focus in the code box",
@@ -108,18 +113,6 @@ pub(crate) async fn sign_in_through_form(session: &Session, code: &str, name: &s
             "return document.body.dataset.ready === '1'
                  && document.querySelector('#sign-out').checkVisibility();",
             json!([]),
-            PATIENCE,
-        )
-        .await;
-}
-
-async fn wait_gone(session: &Session, text: &str) {
-    session
-        .wait_until(
-            &format!("{text:?} to leave the page"),
-            "return ![...document.querySelectorAll('#messages .message-content')]
-                 .some(e => e.textContent === arguments[0]);",
-            json!([text]),
             PATIENCE,
         )
         .await;
@@ -301,179 +294,6 @@ async fn too_many_wrong_codes_say_when_to_try_again() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("unexpected text: {said:?}"));
     assert!((1..=60).contains(&wait), "{said}");
-    session.quit().await;
-}
-
-/// The `aria-label`s of the delete buttons on the page, in order.
-async fn delete_labels(session: &Session) -> Value {
-    session
-        .eval(
-            "return [...document.querySelectorAll('#messages .delete')]
-                 .map(b => b.getAttribute('aria-label'));",
-            json!([]),
-        )
-        .await
-}
-
-#[tokio::test]
-async fn a_moderator_deletes_a_message_and_a_second_page_sees_it_vanish() {
-    let Some(driver) = Driver::start_or_skip("browser moderation test").await else {
-        return;
-    };
-    let server = members_only(true).await;
-    let member = driver.desktop().await;
-    open_sign_in(&member, &server).await;
-    sign_in_through_form(&member, CODE, "Mia").await;
-    let moderator = driver.desktop().await;
-    open_sign_in(&moderator, &server).await;
-    let hint = moderator
-        .eval(
-            "return document.querySelector('#sign-in-hint').checkVisibility();",
-            json!([]),
-        )
-        .await;
-    assert_eq!(
-        hint, true,
-        "a members-only form with moderation names the token"
-    );
-    sign_in_through_form(&moderator, TOKEN, "Mod").await;
-
-    let spam = post_as(&server, CODE, "buy cheap watches", "Spammer").await;
-    post_as(&server, CODE, "a real question", "Ann").await;
-    for page in [&member, &moderator] {
-        wait_shown(page, "buy cheap watches", PATIENCE).await;
-        wait_shown(page, "a real question", PATIENCE).await;
-    }
-    assert_eq!(delete_labels(&member).await, json!([]));
-    assert_eq!(
-        delete_labels(&moderator).await,
-        json!(["Delete message 1 by Spammer", "Delete message 2 by Ann"])
-    );
-    assert!(is_visible(&moderator, ".role-badge").await);
-    // Marks the member's document: it must still be this one after the deletion.
-    member.eval("window.__notReloaded = true;", json!([])).await;
-
-    // From the top of the list, Tab reaches the first message's delete control, which
-    // shows in full while it has focus.
-    moderator
-        .eval("document.querySelector('#messages').focus();", json!([]))
-        .await;
-    moderator.press(&[TAB]).await;
-    assert_eq!(focused(&moderator).await, "Delete message 1 by Spammer");
-    let opacity = moderator
-        .eval(
-            "return getComputedStyle(document.activeElement).opacity;",
-            json!([]),
-        )
-        .await;
-    assert_eq!(opacity, "1", "the focused delete control is dimmed");
-
-    // Enter asks inline; Escape takes the question back and returns focus.
-    moderator.press(&[ENTER]).await;
-    let asked = moderator
-        .eval(
-            "const box = document.querySelector('.message[data-id=\"1\"] .delete-confirm');
-             return box && box.textContent;",
-            json!([]),
-        )
-        .await;
-    assert_eq!(asked, "Delete this message?DeleteCancel");
-    assert_eq!(focused(&moderator).await, "Cancel");
-    moderator.press(&[ESCAPE]).await;
-    assert_eq!(focused(&moderator).await, "Delete message 1 by Spammer");
-    assert!(!is_visible(&moderator, ".delete-confirm").await);
-
-    // Asked again, Shift+Tab goes from Cancel to Delete, and Enter deletes.
-    moderator.press(&[ENTER]).await;
-    moderator.press(&[SHIFT, TAB]).await;
-    assert_eq!(focused(&moderator).await, "Delete");
-    moderator.press(&[ENTER]).await;
-    wait_gone(&moderator, "buy cheap watches").await;
-    wait_gone(&member, "buy cheap watches").await;
-
-    // Focus moved on to the next message rather than falling to the top of the page.
-    assert_eq!(focused(&moderator).await, "Delete message 2 by Ann");
-    assert_eq!(
-        member
-            .eval("return window.__notReloaded === true;", json!([]))
-            .await,
-        true,
-        "the member's page reloaded instead of following the stream"
-    );
-    for page in [&member, &moderator] {
-        wait_shown(page, "a real question", PATIENCE).await;
-    }
-    let path = format!("/api/messages/{}", spam["id"]);
-    let reply = as_bearer(&server, "GET", &path, CODE, Value::Null).await;
-    assert_eq!(reply.status, 410, "{}", reply.text());
-    member.quit().await;
-    moderator.quit().await;
-}
-
-#[tokio::test]
-async fn a_moderator_signs_in_from_an_open_chat_on_a_phone() {
-    let Some(driver) = Driver::start_or_skip("browser open-chat moderator test").await else {
-        return;
-    };
-    let server = TestServer::start_with(|args| {
-        args.access.admin_token = Some(bookchat::secret::Secret::new(TOKEN));
-    })
-    .await;
-    server.post_message("an open hello").await;
-    let session = driver.phone(375, 812).await;
-    session.goto(&format!("http://{}/", server.addr)).await;
-    wait_shown(&session, "an open hello", PATIENCE).await;
-    assert!(is_visible(&session, "#moderator-sign-in").await);
-    assert!(!is_visible(&session, "#sign-out").await);
-    assert_eq!(delete_labels(&session).await, json!([]));
-
-    // The button opens the form in place of the chat; Escape closes it again.
-    session.click("#moderator-sign-in").await;
-    wait_sign_in_form(&session).await;
-    let label = session
-        .eval(
-            "return document.querySelector('label[for=\"sign-in-code\"]').textContent;",
-            json!([]),
-        )
-        .await;
-    assert_eq!(label, "Admin token");
-    assert!(!is_visible(&session, "#messages").await);
-    session.press(&[ESCAPE]).await;
-    assert!(is_visible(&session, "#messages").await);
-    assert!(!is_visible(&session, "#sign-in").await);
-    assert_eq!(focused(&session).await, "moderator-sign-in");
-
-    session.click("#moderator-sign-in").await;
-    wait_sign_in_form(&session).await;
-    sign_in_through_form(&session, TOKEN, "").await;
-    wait_shown(&session, "an open hello", PATIENCE).await;
-    assert_eq!(
-        delete_labels(&session).await,
-        json!(["Delete message 1 by it"])
-    );
-    assert!(is_visible(&session, "#sign-out").await);
-    assert!(!is_visible(&session, "#moderator-sign-in").await);
-    let overflow = session
-        .eval(
-            "const w = window.innerWidth;
-             const b = document.querySelector('#messages .delete').getBoundingClientRect();
-             return { doc: document.documentElement.scrollWidth - w,
-                      inside: b.left >= 0 && b.right <= w && b.width >= 24 && b.height >= 24,
-                      opacity: getComputedStyle(document.querySelector('#messages .delete')).opacity };",
-            json!([]),
-        )
-        .await;
-    assert_eq!(
-        overflow,
-        json!({ "doc": 0, "inside": true, "opacity": "1" }),
-        "on a 375 px touch screen"
-    );
-
-    // By touch: the control, then the inline Delete.
-    session.click("#messages .delete").await;
-    session.click("#messages .delete-yes").await;
-    wait_gone(&session, "an open hello").await;
-    assert_eq!(server.get("/api/messages/1").await.status, 410);
     session.quit().await;
 }
 
