@@ -23,11 +23,21 @@ pub enum LockError {
     },
 }
 
-/// Held for as long as the directory is ours. Dropping it closes the file, which releases
-/// the lock; the OS releases it too if the process dies, so a crash never leaves it stuck.
+/// Held for as long as the directory is ours. Dropping it unlocks and closes the file; the
+/// OS releases the lock too if the process dies, so a crash never leaves it stuck.
 #[derive(Debug)]
 pub struct DataDirLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for DataDirLock {
+    /// Unlocks before the file closes. Closing alone is not enough: a child process forked
+    /// at that moment (a backup's helper, a test's browser) holds a copy of the descriptor
+    /// until it execs, and the lock would live on in that copy, so a server restarted in
+    /// the same instant would find its own directory "in use".
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
 }
 
 impl DataDirLock {
@@ -59,7 +69,7 @@ impl DataDirLock {
         // The pid is only for the message a second owner prints; failing to write it
         // leaves the lock as good as ever.
         let _ = write_pid(&mut file);
-        Ok(DataDirLock { _file: file })
+        Ok(DataDirLock { file })
     }
 }
 
@@ -99,6 +109,18 @@ mod tests {
         drop(held);
         let again = DataDirLock::acquire(dir.path()).expect("free once dropped");
         drop(again);
+    }
+
+    #[test]
+    fn dropping_frees_the_directory_even_while_a_copy_of_the_descriptor_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DataDirLock::acquire(dir.path()).unwrap();
+        // What a child forked just now would hold: the same open file, locked.
+        let copy = held.file.try_clone().unwrap();
+        drop(held);
+        let again = DataDirLock::acquire(dir.path()).expect("free once dropped");
+        drop(again);
+        drop(copy);
     }
 
     #[test]
