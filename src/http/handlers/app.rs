@@ -4,17 +4,14 @@
 //! from all of them, so any change to the page installs a new worker with a fresh cache,
 //! and nobody has to remember to bump a cache name.
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use hyper::body::Bytes;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG};
+use hyper::header::HeaderValue;
 use sha2::{Digest, Sha256};
 
-use super::assets::{
-    content_type, entity_tag, matches_etag, not_found, not_modified, serve, Assets, REVALIDATE,
-};
-use crate::http::{full, ApiError, Request, Response};
+use super::assets::{answer, content_type, entity_tag, hex, not_found, serve, Assets, REVALIDATE};
+use crate::http::{ApiError, Request, Response};
 use crate::state::AppState;
 
 /// The embedded names of the worker and the manifest (their URLs are these under `/`).
@@ -32,19 +29,10 @@ pub async fn manifest(_state: &AppState, req: Request) -> Result<Response, ApiEr
 /// `no-cache` makes that check a cheap revalidation rather than a stale copy.
 pub async fn service_worker(_state: &AppState, req: Request) -> Result<Response, ApiError> {
     let worker = filled_worker().ok_or_else(not_found)?;
-    let mut response = if matches_etag(req.headers(), &worker.etag) {
-        not_modified()
-    } else {
-        let mut response = Response::new(full(worker.text.clone()));
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, content_type(WORKER));
-        response
-    };
-    let headers = response.headers_mut();
-    headers.insert(ETAG, worker.etag.clone());
-    headers.insert(CACHE_CONTROL, REVALIDATE);
-    Ok(response)
+    let etag = worker.etag.clone();
+    Ok(answer(req.headers(), etag, REVALIDATE, || {
+        (worker.text.clone(), content_type(WORKER))
+    }))
 }
 
 struct Worker {
@@ -100,12 +88,7 @@ fn version() -> String {
             hasher.update(file.metadata.sha256_hash());
         }
     }
-    hasher.finalize()[..8]
-        .iter()
-        .fold(String::with_capacity(16), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
+    hex(&hasher.finalize()[..8])
 }
 
 #[cfg(test)]

@@ -36,24 +36,23 @@ const HEARTBEAT_META: &str = r#"<meta name="bookchat-heartbeat" content="">"#;
 /// (an admin token is set) and, for a signed-in visitor, `signed-in` and the role. The
 /// page reads it to show the sign-in form, the delete controls and "Sign out" at once,
 /// with no round trip (the cookie itself is out of scripts' reach).
+/// The chat page, with its tags filled in: the access words (`private` when members-only,
+/// `moderation` when an admin token is set, and for a signed-in visitor `signed-in` and the
+/// role) and the heartbeat interval. The page reads them to show the sign-in form, the
+/// delete controls and "Sign out" at once, with no round trip (the cookie itself is out of
+/// scripts' reach), and to know when a silent stream is dead.
 pub async fn index(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let words = access_words(&state.config.credentials, req.extensions().get::<Access>());
     let heartbeat = heartbeat_seconds(state.config.connections.heartbeat);
     let file = Assets::get("index.html").ok_or_else(not_found)?;
     let tag = page_tag(&file.metadata.sha256_hash(), &words, &heartbeat);
-    let mut response = if matches_etag(req.headers(), &tag) {
-        not_modified()
-    } else {
+    let mut response = answer(req.headers(), tag, PAGE_CACHE, || {
         let page = fill_page(&String::from_utf8_lossy(&file.data), &words, &heartbeat);
-        let mut response = Response::new(full(page));
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, content_type("index.html"));
-        response
-    };
-    let headers = response.headers_mut();
-    headers.insert(ETAG, tag);
-    headers.insert(CACHE_CONTROL, PAGE_CACHE);
-    headers.insert(VARY, HeaderValue::from_static("Cookie"));
+        (Bytes::from(page), content_type("index.html"))
+    });
+    response
+        .headers_mut()
+        .insert(VARY, HeaderValue::from_static("Cookie"));
     Ok(response)
 }
 
@@ -110,7 +109,7 @@ fn access_words(credentials: &Credentials, access: Option<&Access>) -> String {
     words.join(" ")
 }
 
-pub(super) fn not_modified() -> Response {
+fn not_modified() -> Response {
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::NOT_MODIFIED;
     response
@@ -141,23 +140,35 @@ fn is_plain_name(name: &str) -> bool {
 pub(super) fn serve(request: &HeaderMap, path: &str) -> Result<Response, ApiError> {
     let file = Assets::get(path).ok_or_else(not_found)?;
     let etag = entity_tag(&file.metadata.sha256_hash());
-    let mut response = if matches_etag(request, &etag) {
-        not_modified()
-    } else {
+    Ok(answer(request, etag, REVALIDATE, || {
         let bytes = match file.data {
             Cow::Borrowed(data) => Bytes::from_static(data),
             Cow::Owned(data) => Bytes::from(data),
         };
-        let mut response = Response::new(full(bytes));
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, content_type(path));
+        (bytes, content_type(path))
+    }))
+}
+
+/// The one shape of every embedded answer: `304` when the client's copy is current, else
+/// the body `make` builds (only then) with its type; the validator and `cache` either way.
+pub(super) fn answer(
+    request: &HeaderMap,
+    etag: HeaderValue,
+    cache: HeaderValue,
+    make: impl FnOnce() -> (Bytes, HeaderValue),
+) -> Response {
+    let mut response = if matches_etag(request, &etag) {
+        not_modified()
+    } else {
+        let (body, kind) = make();
+        let mut response = Response::new(full(body));
+        response.headers_mut().insert(CONTENT_TYPE, kind);
         response
     };
     let headers = response.headers_mut();
     headers.insert(ETAG, etag);
-    headers.insert(CACHE_CONTROL, REVALIDATE);
-    Ok(response)
+    headers.insert(CACHE_CONTROL, cache);
+    response
 }
 
 pub(super) fn not_found() -> ApiError {
@@ -178,13 +189,18 @@ pub(super) fn content_type(path: &str) -> HeaderValue {
 
 /// A strong validator from the file's SHA-256, which rust-embed computes at build time.
 pub(super) fn entity_tag(hash: &[u8; 32]) -> HeaderValue {
-    let hex = hash[..16]
+    HeaderValue::try_from(format!("\"{}\"", hex(&hash[..16])))
+        .unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// Lower-case hex, as validators and versions are written.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes
         .iter()
-        .fold(String::with_capacity(32), |mut hex, b| {
+        .fold(String::with_capacity(bytes.len() * 2), |mut hex, b| {
             let _ = write!(hex, "{b:02x}");
             hex
-        });
-    HeaderValue::try_from(format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+        })
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored.
