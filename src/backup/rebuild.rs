@@ -78,62 +78,35 @@ pub(super) fn read_replaced(path: &Path) -> Result<Carried, RestoreError> {
         source,
     };
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(read)?;
-    let has = |table: &str| -> rusqlite::Result<bool> {
-        conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [table],
-            |row| row.get::<_, i64>(0),
-        )
-        .map(|n| n > 0)
-    };
     let max = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, Option<i64>>(0));
     let mut highest_id = max("SELECT max(id) FROM messages").map_err(read)?;
-    if has("id_floor").map_err(read)? {
+    if has_table(&conn, "id_floor").map_err(read)? {
         highest_id = highest_id.max(max("SELECT max(id) FROM id_floor").map_err(read)?);
     }
-    let budget = if has("sync_writes").map_err(read)? {
-        let mut stmt = conn
-            .prepare("SELECT at_ms FROM sync_writes")
-            .map_err(read)?;
-        let rows = stmt.query_map([], |row| row.get(0)).map_err(read)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(read)?
-    } else {
-        Vec::new()
-    };
-    let keys = if has("idempotency").map_err(read)? {
-        let mut stmt = conn
-            .prepare(
-                "SELECT client, key, message_id, content, author, created_at_ms \
-                 FROM idempotency",
-            )
-            .map_err(read)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
-            .map_err(read)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(read)?
-    } else {
-        Vec::new()
-    };
-    let settings = if has("settings").map_err(read)? {
-        let mut stmt = conn
-            .prepare("SELECT name, value FROM settings")
-            .map_err(read)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(read)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(read)?
-    } else {
-        Vec::new()
-    };
+    let budget = rows_of(&conn, "sync_writes", "SELECT at_ms FROM sync_writes", |r| {
+        r.get(0)
+    })
+    .map_err(read)?;
+    let keys = rows_of(
+        &conn,
+        "idempotency",
+        "SELECT client, key, message_id, content, author, created_at_ms FROM idempotency",
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        },
+    )
+    .map_err(read)?;
+    let settings = rows_of(&conn, "settings", "SELECT name, value FROM settings", |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .map_err(read)?;
     Ok(Carried {
         highest_id: highest_id.unwrap_or(0),
         budget,
@@ -142,45 +115,33 @@ pub(super) fn read_replaced(path: &Path) -> Result<Carried, RestoreError> {
     })
 }
 
-/// Puts the carried budget and the id floor into the fresh database, then checks it as a
-/// backup is checked: intact, and holding exactly the messages copied.
+/// Puts what was carried (the budget, idempotency keys, settings, the id floor) into the
+/// fresh database, then checks it as a backup is checked: intact, and holding exactly the
+/// messages copied.
 pub(super) fn finish(fresh: &Path, built: &Built, carried: &Carried) -> Result<(), RestoreError> {
     let mut conn = db::open_writer(fresh).map_err(RestoreError::Build)?;
     let tx = conn.transaction().map_err(build("cannot start"))?;
-    {
-        let mut insert = tx
-            .prepare("INSERT INTO sync_writes (at_ms) VALUES (?1)")
-            .map_err(build("cannot carry the write budget into"))?;
-        for at in &carried.budget {
-            insert
-                .execute([at])
-                .map_err(build("cannot carry the write budget into"))?;
-        }
-    }
-    {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO idempotency \
-                 (client, key, message_id, content, author, created_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .map_err(build("cannot carry the idempotency keys into"))?;
-        for key in &carried.keys {
-            insert
-                .execute(key.clone())
-                .map_err(build("cannot carry the idempotency keys into"))?;
-        }
-    }
-    {
-        let mut insert = tx
-            .prepare("INSERT INTO settings (name, value) VALUES (?1, ?2)")
-            .map_err(build("cannot carry the settings into"))?;
-        for setting in &carried.settings {
-            insert
-                .execute(setting.clone())
-                .map_err(build("cannot carry the settings into"))?;
-        }
-    }
+    let budget = carried.budget.iter().map(|at| [at]);
+    carry(
+        &tx,
+        "INSERT INTO sync_writes (at_ms) VALUES (?1)",
+        budget,
+        "the write budget",
+    )?;
+    carry(
+        &tx,
+        "INSERT INTO idempotency (client, key, message_id, content, author, created_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        carried.keys.iter().cloned(),
+        "the idempotency keys",
+    )?;
+    let settings = carried.settings.iter().map(|(name, value)| (name, value));
+    carry(
+        &tx,
+        "INSERT INTO settings (name, value) VALUES (?1, ?2)",
+        settings,
+        "the settings",
+    )?;
     let floor = built.highest_id.max(carried.highest_id);
     tx.execute("UPDATE id_floor SET id = ?1", [floor])
         .map_err(build("cannot set the id floor of"))?;
@@ -194,6 +155,50 @@ pub(super) fn finish(fresh: &Path, built: &Built, carried: &Carried) -> Result<(
         ))));
     }
     conn.close().map_err(|(_, err)| build("cannot close")(err))
+}
+
+/// Whether the (possibly older) database has `table`.
+fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Every row `sql` selects, or none when `table` is missing: an older schema had nothing
+/// of it to carry.
+fn rows_of<T>(
+    conn: &Connection,
+    table: &str,
+    sql: &str,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    if !has_table(conn, table)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], row)?;
+    rows.collect()
+}
+
+/// Inserts each of `rows` into the fresh database with `sql`; `what` names them in errors.
+fn carry<P: rusqlite::Params>(
+    tx: &Transaction,
+    sql: &str,
+    rows: impl IntoIterator<Item = P>,
+    what: &'static str,
+) -> Result<(), RestoreError> {
+    let failed = |source| RestoreError::Sqlite {
+        context: format!("cannot carry {what} into the rebuilt database"),
+        source,
+    };
+    let mut insert = tx.prepare(sql).map_err(failed)?;
+    for row in rows {
+        insert.execute(row).map_err(failed)?;
+    }
+    Ok(())
 }
 
 fn build(what: &'static str) -> impl Fn(rusqlite::Error) -> RestoreError {
