@@ -33,6 +33,7 @@ pub mod process;
 pub mod ratelimit;
 pub mod secret;
 pub mod state;
+pub mod store;
 pub mod sync;
 pub mod worker_thread;
 

@@ -78,21 +78,32 @@ impl Live {
     /// Records messages the writer has just committed, then announces them. Called before
     /// any POST in the batch is answered, so a 201 implies the message is visible here.
     pub fn created(&self, stored: &[Message]) {
-        let n = i64::try_from(stored.len()).unwrap_or(i64::MAX);
-        self.total.fetch_add(n, Ordering::AcqRel);
-        self.pending.fetch_add(n, Ordering::AcqRel);
-        {
-            let mut newest = self.newest.write().unwrap_or_else(PoisonError::into_inner);
-            newest.messages.extend(stored.iter().cloned());
-            while newest.messages.len() > CACHED as usize {
-                newest.messages.pop_front();
-                newest.complete = false;
-            }
+        let top = stored.last().map_or(0, |m| m.id);
+        self.created_upto(stored, top);
+    }
+
+    /// Records committed messages (oldest first) and that every id up to `top` is
+    /// committed, then announces them. A message at or below the last id seen is skipped:
+    /// on PostgreSQL both this node's writer and its listener may bring the same commit,
+    /// in either order. The announcements go out under the lock, so every stream hears
+    /// them in id order whoever brings them.
+    pub fn created_upto(&self, stored: &[Message], top: i64) {
+        let mut newest = self.newest.write().unwrap_or_else(PoisonError::into_inner);
+        let last = self.last_id.load(Ordering::Acquire);
+        let fresh: Vec<&Message> = stored.iter().filter(|m| m.id > last).collect();
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.total.fetch_add(count(fresh.len()), Ordering::AcqRel);
+        let unsynced = fresh.iter().filter(|m| !m.synced).count();
+        self.pending.fetch_add(count(unsynced), Ordering::AcqRel);
+        newest.messages.extend(fresh.iter().map(|m| (*m).clone()));
+        while newest.messages.len() > CACHED as usize {
+            newest.messages.pop_front();
+            newest.complete = false;
         }
-        if let Some(last) = stored.last() {
-            self.last_id.store(last.id, Ordering::Release);
+        if top > last {
+            self.last_id.store(top, Ordering::Release);
         }
-        for message in stored {
+        for message in fresh {
             // No receivers is fine: nobody is streaming.
             let _ = self.events.send(Event::Created(Arc::new(message.clone())));
         }

@@ -54,6 +54,19 @@ pub enum DbError {
     Closed,
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(err: tokio_postgres::Error) -> DbError {
+        // The server's own words when it gave some (they name the table or the constraint),
+        // else what failed on the way (a refused or dropped connection). Never the URL.
+        DbError::Postgres(match err.as_db_error() {
+            Some(db) => format!("{}: {}", db.severity(), db.message()),
+            None => err.to_string(),
+        })
+    }
 }
 
 /// A cheap, cloneable handle to the one database of this process.
