@@ -33,6 +33,7 @@ mod openapi;
 mod ops;
 mod ops_stats;
 mod persistence;
+mod pg;
 mod png_pack;
 mod restore_untrusted;
 mod scrapes;

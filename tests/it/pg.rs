@@ -1,0 +1,239 @@
+//! PostgreSQL for the tests: the cluster `.ci/postgres.sh` starts (its URL and control
+//! script come through the environment), a fresh empty database per test, and restarts.
+//!
+//! `BOOKCHAT_TEST_DATABASE_URL` is a superuser URL; `BOOKCHAT_TEST_PG_CTL` a script taking
+//! `restart`, `stop`, `start` or `status`. Without the URL the PostgreSQL tests skip with one
+//! message, except under `CI=true`, where they fail: CI must run them.
+
+use std::io::Write;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Once;
+use std::time::Duration;
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+const URL_VAR: &str = "BOOKCHAT_TEST_DATABASE_URL";
+const PG_CTL_VAR: &str = "BOOKCHAT_TEST_PG_CTL";
+/// Names of the databases the tests create: `bookchat_it_<pid>_<n>`.
+const PREFIX: &str = "bookchat_it_";
+
+/// The superuser URL of the test cluster, or `None` (with one notice per process) when
+/// there is none. Panics under `CI=true` instead of skipping.
+pub fn admin_url() -> Option<String> {
+    static SKIP_NOTICE: Once = Once::new();
+    if let Some(url) = std::env::var(URL_VAR).ok().filter(|url| !url.is_empty()) {
+        return Some(url);
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!in_ci, "CI must provide PostgreSQL: {URL_VAR} is unset");
+    // Straight to the process's stderr, past the test harness's capture, so that a plain
+    // `cargo test` shows it once rather than never.
+    SKIP_NOTICE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping PostgreSQL tests: set {URL_VAR} (source .ci/postgres.sh)"
+        );
+    });
+    None
+}
+
+/// Creates a new empty database on the test cluster and returns its URL, or `None` when
+/// there is no cluster (see [`admin_url`]). Each call gets its own database, so tests may
+/// run in parallel; they are not dropped, but the first call of a process drops those left
+/// by test processes that have ended.
+pub async fn fresh_database() -> Option<String> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    let admin = admin_url()?;
+    let client = connect(&admin).await;
+    if !SWEPT.swap(true, Ordering::SeqCst) {
+        drop_leftovers(&client).await;
+    }
+    let name = format!(
+        "{PREFIX}{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    // template0 has no connections, but PostgreSQL may still refuse a copy while another
+    // is being made ("source database is being accessed by other users"): try again.
+    let create = format!("CREATE DATABASE {name} TEMPLATE template0");
+    let mut attempt = 0;
+    loop {
+        match client.batch_execute(&create).await {
+            Ok(()) => break,
+            Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => panic!("CREATE DATABASE {name} on {admin}: {e}"),
+        }
+    }
+    Some(with_database(&admin, &name))
+}
+
+/// Runs `$BOOKCHAT_TEST_PG_CTL <action>` (`restart`, `stop`, `start`, `status`), waiting
+/// for it to finish, and asserts it succeeded. It blocks: from a test that must keep its
+/// runtime going meanwhile, call it through `tokio::task::spawn_blocking`. A restart or a
+/// stop breaks every connection to the cluster, other tests' included.
+pub fn pg_ctl(action: &str) {
+    let line = std::env::var(PG_CTL_VAR)
+        .unwrap_or_else(|_| panic!("{PG_CTL_VAR} is unset (source .ci/postgres.sh)"));
+    let mut words = line.split_whitespace();
+    let program = words
+        .next()
+        .unwrap_or_else(|| panic!("{PG_CTL_VAR} is empty"));
+    let output = Command::new(program)
+        .args(words)
+        .arg(action)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+    assert!(
+        output.status.success(),
+        "{line} {action} failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A client on `url`, its connection driven by a task of the current runtime.
+pub async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    tokio::spawn(async move {
+        // Ends with an error when the server goes away; the client's calls report it.
+        let _ = connection.await;
+    });
+    client
+}
+
+/// Drops the test databases whose process is gone (Linux only: it asks `/proc`). One still
+/// in use is left alone, since DROP DATABASE refuses it.
+async fn drop_leftovers(client: &Client) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let rows = client
+        .query(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+            &[&PREFIX],
+        )
+        .await
+        .expect("list the test databases");
+    for row in rows {
+        let name: String = row.get(0);
+        let Some(pid) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('_').next())
+        else {
+            continue;
+        };
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
+        }
+    }
+}
+
+/// `url` with its database replaced by `name`: the path of a `postgres://` URL (its query
+/// kept), or a `dbname=` appended to a `key=value` connection string.
+fn with_database(url: &str, name: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return format!("{url} dbname={name}");
+    };
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let authority_end = base[scheme_end + 3..]
+        .find('/')
+        .map_or(base.len(), |slash| scheme_end + 3 + slash);
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+#[test]
+fn with_database_replaces_only_the_database() {
+    let cases = [
+        (
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "postgres://postgres@127.0.0.1:5432/db1",
+        ),
+        ("postgresql://u:p@h", "postgresql://u:p@h/db1"),
+        (
+            "postgres://u@h:1/x?sslmode=require&connect_timeout=5",
+            "postgres://u@h:1/db1?sslmode=require&connect_timeout=5",
+        ),
+        (
+            "postgres://u@h?sslmode=disable",
+            "postgres://u@h/db1?sslmode=disable",
+        ),
+        (
+            "host=/tmp port=5432 user=postgres dbname=postgres",
+            "host=/tmp port=5432 user=postgres dbname=postgres dbname=db1",
+        ),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(with_database(url, "db1"), expected, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn fresh_databases_are_empty_and_separate() {
+    let Some(first) = fresh_database().await else {
+        return;
+    };
+    let second = fresh_database()
+        .await
+        .expect("a cluster for the first is one for the second");
+    assert_ne!(first, second);
+    let (a, b) = (connect(&first).await, connect(&second).await);
+
+    let name_of = |url: &str| url.rsplit('/').next().unwrap().to_owned();
+    for (client, url) in [(&a, &first), (&b, &second)] {
+        let row = client
+            .query_one("SELECT current_database()", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), name_of(url));
+        let tables = client
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(tables.get::<_, i64>(0), 0, "{url} is not empty");
+    }
+
+    a.batch_execute("CREATE TABLE marker (id bigint PRIMARY KEY); INSERT INTO marker VALUES (1)")
+        .await
+        .unwrap();
+    let in_a = a
+        .query_one("SELECT count(*) FROM marker", &[])
+        .await
+        .unwrap();
+    assert_eq!(in_a.get::<_, i64>(0), 1);
+    let in_b = b
+        .query_one("SELECT to_regclass('public.marker') IS NULL", &[])
+        .await
+        .unwrap();
+    assert!(
+        in_b.get::<_, bool>(0),
+        "the table made in {first} shows in {second}"
+    );
+}
+
+#[test]
+fn pg_ctl_reports_the_cluster_running() {
+    if admin_url().is_none() {
+        return;
+    }
+    pg_ctl("status");
+}
