@@ -17,7 +17,9 @@
 
 pub mod auth;
 pub mod backup;
+pub mod cidr;
 pub mod cli;
+pub mod client_counts;
 pub mod commands;
 pub mod config;
 pub mod db;
@@ -31,6 +33,8 @@ pub mod message;
 pub mod metrics;
 pub mod process;
 pub mod ratelimit;
+pub mod request_id;
+pub mod route;
 pub mod secret;
 pub mod state;
 pub mod sync;

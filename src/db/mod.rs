@@ -15,9 +15,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::message::Page;
 pub use idempotency::{IdempotencyKey, Insertion, KEY_LIFETIME_MS};
 pub use migrations::{migrate, SCHEMA_VERSION};
-pub use queries::Page;
 pub use writer::{now_rfc3339, rfc3339, tombstone, Tombstone};
 
 use crate::live::{Live, CACHED};

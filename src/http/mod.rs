@@ -2,16 +2,14 @@
 
 pub mod access;
 mod body;
-pub mod caps;
 pub mod client_ip;
 pub mod error;
 mod guard;
 mod handlers;
+pub mod hangup;
 pub mod headers;
 pub mod query;
-pub mod request_id;
 mod router;
-pub mod routes;
 mod server;
 mod service;
 

@@ -16,9 +16,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::caps::{ClientSlot, Hangup};
+use super::hangup::Hangup;
 use super::{client_ip, headers, service, Request};
 use crate::backup::BackupHandle;
+use crate::client_counts::ClientSlot;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;

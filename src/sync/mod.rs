@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use budget::WriteLimits;
-pub use settings::{GithubConfig, SyncTiming};
+pub use settings::{GithubConfig, GithubSettingsError, SyncTiming};
 
 use crate::db::{self, DbError};
 use crate::live::Live;
