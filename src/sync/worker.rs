@@ -78,11 +78,11 @@ impl Worker {
         let mut next = Next::Now;
         loop {
             let go_on = match next {
-                Next::Now => !self.shared.stopped(),
-                Next::Idle => self.shared.wait_for_work(),
+                Next::Now => !self.shared.signals.stopped(),
+                Next::Idle => self.shared.signals.wait_for_wake(),
                 // Whatever arrives meanwhile joins the batch: under load, commits grow
                 // rather than multiply.
-                Next::After(pause) => self.shared.sleep(pause),
+                Next::After(pause) => self.shared.signals.sleep(pause),
             };
             if !go_on {
                 break;
