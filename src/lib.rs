@@ -15,6 +15,7 @@
               far below 2^52 where f64 is exact"
 )]
 
+pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod cidr;

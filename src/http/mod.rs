@@ -21,7 +21,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::StatusCode;
 
 pub use error::ApiError;
-pub use server::Server;
+pub use server::{listen, Server};
 
 /// Every response body: boxed so that later streaming bodies share the type with full ones.
 pub type Body = BoxBody<Bytes, Infallible>;
