@@ -8,12 +8,12 @@ use hyper::header::HeaderValue;
 
 use crate::auth::{Credentials, MIN_ADMIN_TOKEN};
 use crate::backup::BackupPolicy;
+use crate::cidr::{parse_trusted, Cidr};
 use crate::cli::{AccessArgs, AutoBackupArgs, Environment, LimitArgs, LogFormat, ServeArgs};
 use crate::db::DB_FILE;
-use crate::http::client_ip::{parse_trusted, Cidr};
 use crate::ratelimit::Policy;
 use crate::secret::Secret;
-use crate::sync::GithubConfig;
+use crate::sync::{GithubConfig, GithubSettingsError};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -21,14 +21,8 @@ pub enum ConfigError {
     Host(String),
     #[error("invalid CORS origin {0:?}: expected `*` or origins like https://example.org")]
     CorsOrigin(String),
-    #[error("invalid GITHUB_REPO {0:?}: expected owner/name, e.g. octocat/bookchat-log")]
-    GithubRepo(String),
-    #[error("invalid GITHUB_BRANCH {0:?}: not a usable branch name")]
-    GithubBranch(String),
-    #[error("invalid GITHUB_API_URL {0:?}: expected an http:// or https:// URL")]
-    GithubApiUrl(String),
-    #[error("invalid BOOKCHAT_GITHUB_PATH {0:?}: expected a folder such as `messages`")]
-    GithubPath(String),
+    #[error(transparent)]
+    Github(#[from] GithubSettingsError),
     #[error("import needs the repository: set GITHUB_TOKEN and GITHUB_REPO (or --github-token and --github-repo)")]
     ImportNeedsGithub,
     #[error("BOOKCHAT_ADMIN_TOKEN is {0} characters; it must be at least {MIN_ADMIN_TOKEN} (try `openssl rand -hex 16`)")]

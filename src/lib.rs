@@ -15,9 +15,12 @@
               far below 2^52 where f64 is exact"
 )]
 
+pub mod app;
 pub mod auth;
 pub mod backup;
+pub mod cidr;
 pub mod cli;
+pub mod client_counts;
 pub mod commands;
 pub mod config;
 pub mod db;
@@ -31,6 +34,8 @@ pub mod message;
 pub mod metrics;
 pub mod process;
 pub mod ratelimit;
+pub mod request_id;
+pub mod route;
 pub mod secret;
 pub mod state;
 pub mod store;

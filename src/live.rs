@@ -9,8 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::db::Page;
-use crate::message::Message;
+use crate::message::{Message, Page};
 
 /// Messages kept in memory: one full page at the largest `limit`.
 pub const CACHED: u32 = 200;

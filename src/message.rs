@@ -1,4 +1,5 @@
-//! What a message is, and the input rules a new one must pass before it reaches the database.
+//! What a message is, which slice of history a listing wants, and the input rules a new
+//! one must pass before it reaches the database.
 
 use serde::Serialize;
 
@@ -14,6 +15,18 @@ pub struct Message {
     pub created_at: String,
     pub git_commit_hash: Option<String>,
     pub synced: bool,
+}
+
+/// Which slice of history a listing wants. Here, beside `Message`, because the store
+/// and the live page both answer it and neither should import the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The newest messages.
+    Newest,
+    /// Messages with an id above this one: what a polling page asks for.
+    After(i64),
+    /// The page of history just below this id: "load older".
+    Before(i64),
 }
 
 /// A message that has passed every input rule; the only way to build one is `NewMessage::parse`.

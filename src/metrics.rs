@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::http::routes::Route;
+use crate::route::Route;
 
 /// Upper bounds of the latency buckets, in seconds (the last bucket is +Inf).
 pub const LATENCY_BOUNDS: [f64; 16] = [

@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use crate::auth::Sessions;
 use crate::backup::BackupHandle;
+use crate::client_counts::ClientCounts;
 use crate::config::Config;
 use crate::db::Db;
-use crate::http::caps::ClientCounts;
-use crate::http::request_id::RequestIds;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Limiter, Policy, DEFAULT_CAPACITY};
+use crate::request_id::RequestIds;
 
 /// Wrong sign-in codes one client may try: 5 a minute, as a bucket of 5.
 const SIGN_INS: Policy = Policy {
@@ -40,7 +40,7 @@ pub struct AppState {
     /// secrets; read-only.
     pub sessions: Sessions,
     /// Open connections per peer address and open event streams per client; their lock
-    /// is explained in `http::caps`.
+    /// is explained in `client_counts`.
     pub client_connections: Arc<ClientCounts>,
     pub client_streams: Arc<ClientCounts>,
     /// Request counters and the latency histogram: atomics, no lock.

@@ -3,9 +3,9 @@
 
 use super::support::{args, github_args};
 use super::{
-    oneshot, queries, AppState, Arc, BodyExt, Bytes, CommitInfo, Config, Counts, Duration, Event,
-    FakeGitHub, Full, HashMap, Instant, JoinHandle, Mutex, Path, PoisonError, Recorded, RecvError,
-    SendRequest, Server, SocketAddr, SyncTiming, TcpStream, TokioIo, WriteLimits, CONTENT_TYPE,
+    oneshot, queries, App, AppState, Arc, BodyExt, Bytes, CommitInfo, Config, Counts, Duration,
+    Event, FakeGitHub, Full, HashMap, Instant, JoinHandle, Mutex, Path, PoisonError, Recorded,
+    RecvError, SendRequest, SocketAddr, SyncTiming, TcpStream, TokioIo, WriteLimits, CONTENT_TYPE,
     HOST,
 };
 
@@ -32,7 +32,7 @@ pub(crate) async fn start_server(
     let github = config.github.as_mut().expect("sync is on");
     github.timing = timing;
     github.limits = limits;
-    let server = Server::bind(config).await.expect("server starts");
+    let server = App::start(config).await.expect("server starts");
     let addr = server.local_addr();
     let state = server.state();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -4,7 +4,7 @@ use super::report::{command, secs, Checks, Section};
 use super::support::github_args;
 use super::{Duration, FakeGitHub, GithubConfig, Instant, Path, IMPORTED, IMPORT_COMMIT_FILES};
 
-/// A message file as sync writes it (`Pending::file_content`): pretty JSON, fields in
+/// A message file as sync writes it (`QueuedRow::file_content`): pretty JSON, fields in
 /// this order, a trailing newline.
 #[derive(serde::Serialize)]
 pub(crate) struct MessageFile<'a> {

@@ -54,9 +54,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use bookchat::app::App;
 use bookchat::config::Config;
 use bookchat::db::queries::{self, Counts};
-use bookchat::http::Server;
 use bookchat::live::Event;
 use bookchat::state::AppState;
 use bookchat::sync::{GithubConfig, SyncTiming, WriteLimits};

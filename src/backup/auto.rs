@@ -3,13 +3,12 @@
 //! read its status and stop it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::worker_thread::{join_within, sleep_unless};
+use crate::worker_thread::{Labels, Signals, WorkerThread};
 
 use super::files::{self, Kind};
 use super::{db_path, snapshot, BackupError, Snapshot};
@@ -42,12 +41,8 @@ pub struct BackupStatus {
     pub failed: u64,
 }
 
-/// The state the server and the backup thread share.
+/// What `/api/stats` reads; the backup thread writes it after each attempt.
 struct Shared {
-    // std Mutex + Condvar: the thread is a plain thread that sleeps on it between backups;
-    // the stop flag is held only to flip or read it, never across a backup.
-    stop: Mutex<bool>,
-    wake: Condvar,
     // std Mutex: copied out by `/api/stats`, written by the thread after each attempt;
     // never held while a backup runs.
     status: Mutex<BackupStatus>,
@@ -57,26 +52,25 @@ impl Shared {
     fn status(&self) -> MutexGuard<'_, BackupStatus> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// Sleeps for `pause` unless stopped first; `false` on stop.
-    fn sleep(&self, pause: Duration) -> bool {
-        sleep_unless(&self.stop, &self.wake, pause, |stop| *stop)
-    }
 }
 
-/// The server's handle on automatic backups. When they are off it answers cheaply.
+const LABELS: Labels = Labels {
+    what: "the backup thread",
+    busy: "copying",
+};
+
+/// The server's handle on automatic backups. When they are off it answers cheaply. Clones
+/// share the one thread: requests read its status, and whoever owns shutdown stops it.
+#[derive(Clone)]
 pub struct BackupHandle {
     shared: Arc<Shared>,
-    // std Mutex: taken once, at shutdown, to join the thread.
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Option<Arc<WorkerThread>>,
 }
 
 impl BackupHandle {
     /// Starts the backup thread for the database in `data_dir` if `policy` turns it on.
     pub fn start(policy: BackupPolicy, data_dir: &Path) -> Result<BackupHandle, BackupError> {
         let shared = Arc::new(Shared {
-            stop: Mutex::new(false),
-            wake: Condvar::new(),
             status: Mutex::new(BackupStatus {
                 enabled: policy.interval.is_some(),
                 interval_seconds: policy.interval.map_or(0, |i| i.as_secs()),
@@ -88,7 +82,7 @@ impl BackupHandle {
             log::info!("automatic backups are off (set BOOKCHAT_BACKUP_INTERVAL to turn them on)");
             return Ok(BackupHandle {
                 shared,
-                thread: Mutex::new(None),
+                thread: None,
             });
         };
         let folder = files::backups_dir(data_dir);
@@ -107,20 +101,21 @@ impl BackupHandle {
             folder.display(),
             policy.keep
         );
+        // Not woken: the first backup is one interval after start, like every other.
+        let signals = Signals::new(false);
         let worker = Worker {
             shared: Arc::clone(&shared),
+            signals: Arc::clone(&signals),
             db: db_path(data_dir),
             folder,
             interval,
             keep: policy.keep,
         };
-        let thread = std::thread::Builder::new()
-            .name("bookchat-backup".into())
-            .spawn(move || worker.run())
+        let thread = WorkerThread::spawn("bookchat-backup", LABELS, signals, move || worker.run())
             .map_err(BackupError::io("cannot start the backup thread"))?;
         Ok(BackupHandle {
             shared,
-            thread: Mutex::new(Some(thread)),
+            thread: Some(Arc::new(thread)),
         })
     }
 
@@ -132,18 +127,16 @@ impl BackupHandle {
     /// (a copy cannot be interrupted half-way; its temporary file is removed next start).
     /// Blocking.
     pub fn shutdown(&self, deadline: Duration) {
-        *self
-            .shared
-            .stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = true;
-        self.shared.wake.notify_all();
-        join_within(&self.thread, deadline, "the backup thread", "copying");
+        if let Some(thread) = &self.thread {
+            thread.stop(deadline);
+        }
     }
 }
 
 struct Worker {
     shared: Arc<Shared>,
+    /// Only a stop ends its sleep early; nothing else wakes it.
+    signals: Arc<Signals>,
     db: PathBuf,
     folder: PathBuf,
     interval: Duration,
@@ -152,7 +145,7 @@ struct Worker {
 
 impl Worker {
     fn run(self) {
-        while self.shared.sleep(self.interval) {
+        while self.signals.sleep(self.interval) {
             let started = chrono::Utc::now();
             let dest = self.folder.join(files::file_name(Kind::Auto, started));
             match snapshot(&self.db, &dest) {

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{Connection, OpenFlags};
 
 pub use auto::{BackupHandle, BackupPolicy, BackupStatus};
 pub use files::{backups_dir, Kind};
 pub use restore::{restore, RestoreError, Restored};
 pub use verify::Problem;
 
+use crate::db::sqlite::{self, Access};
 use crate::db::DB_FILE;
 
 /// A step answered BUSY or LOCKED is retried this often, `BUSY_PAUSE` apart, before the
@@ -127,9 +127,8 @@ fn copy_verify_publish(db: &Path, temp: &Path, dest: &Path) -> Result<Snapshot, 
 /// would restart from the first page whenever the server commits in between, and a busy
 /// server could keep it restarting forever.
 pub(crate) fn copy_database(src: &Path, dest: &Path) -> rusqlite::Result<()> {
-    let source = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    source.busy_timeout(Duration::from_secs(5))?;
-    let mut target = Connection::open(dest)?;
+    let source = sqlite::open(src, Access::ReadOnly)?;
+    let mut target = sqlite::open(dest, Access::Create)?;
     {
         let backup = Backup::new(&source, &mut target)?;
         let mut retries = 0;

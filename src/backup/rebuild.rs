@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::restore::RestoreError;
 use super::verify::{self, Problem, Shape};
 use crate::db;
+use crate::db::sqlite::{self, Access};
 
 /// The largest id a browser's JSON numbers hold exactly (2^53 - 1). A file with a larger id
 /// (or floor) would hand out ids clients cannot tell apart, so it is refused.
@@ -77,7 +78,7 @@ pub(super) fn read_replaced(path: &Path) -> Result<Carried, RestoreError> {
         context: format!("cannot read the replaced database {}", path.display()),
         source,
     };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(read)?;
+    let conn = sqlite::open(path, Access::ReadOnly).map_err(read)?;
     let max = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, Option<i64>>(0));
     let mut highest_id = max("SELECT max(id) FROM messages").map_err(read)?;
     if has_table(&conn, "id_floor").map_err(read)? {

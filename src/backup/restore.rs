@@ -4,15 +4,13 @@
 //! as it was.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use rusqlite::{Connection, OpenFlags};
 
 use super::rebuild::{self, Carried};
 use super::{
     copy_database, db_path, default_destination, remove_quietly, snapshot, sync_dir, sync_file,
     temp_path, verify, BackupError, Kind, Problem, Snapshot,
 };
+use crate::db::sqlite::{self, Access};
 use crate::db::{sidecar, DbError};
 use crate::lock::{DataDirLock, LockError};
 
@@ -164,10 +162,7 @@ fn empty_wal(db: &Path) -> Result<(), RestoreError> {
     };
     let wal = sidecar(db, "-wal");
     if db.exists() {
-        let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(sqlite("cannot open"))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(sqlite("cannot open"))?;
+        let conn = sqlite::open(db, Access::ReadWrite).map_err(sqlite("cannot open"))?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(sqlite("cannot checkpoint"))?;
         // Closing the last connection deletes the log; a reader elsewhere may keep it.

@@ -5,8 +5,9 @@ use std::io::Read;
 use std::path::Path;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 
+use crate::db::sqlite::{self, Access};
 use crate::db::SCHEMA_VERSION;
 
 /// The first 16 bytes of every SQLite 3 database file.
@@ -73,8 +74,7 @@ pub fn sqlite_header(path: &Path) -> Result<(), Problem> {
 
 /// Opens a copy that this process owns, for checking. Read-only: checking never writes.
 pub fn open_copy(path: &Path) -> Result<Connection, Problem> {
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|err| Problem::Corrupt(err.to_string()))
+    sqlite::open(path, Access::ReadOnly).map_err(|err| Problem::Corrupt(err.to_string()))
 }
 
 /// `PRAGMA integrity_check` reads every page and index: anything but `ok` is damage.

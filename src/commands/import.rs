@@ -15,7 +15,9 @@ use crate::sync::import::{self, Phase, Progress};
 use crate::sync::GithubConfig;
 
 pub fn run(args: &ImportArgs) -> Result<(), Error> {
-    let config = GithubConfig::from_args(&args.github)?.ok_or(ConfigError::ImportNeedsGithub)?;
+    let config = GithubConfig::from_args(&args.github)
+        .map_err(ConfigError::from)?
+        .ok_or(ConfigError::ImportNeedsGithub)?;
     let dir = &args.data.data_dir;
     std::fs::create_dir_all(dir)
         .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;

@@ -1,11 +1,11 @@
-//! `bookchat serve`: validate the configuration, start logging, and run the server until a
+//! `bookchat serve`: validate the configuration, start logging, and run the `App` until a
 //! shutdown signal arrives.
 
+use crate::app::App;
 use crate::cli::ServeArgs;
 use crate::config::{self, Config};
 use crate::error::Error;
 use crate::fdlimit;
-use crate::http::Server;
 use crate::logging;
 use crate::secret::Secret;
 
@@ -26,13 +26,13 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         // Listen for signals before anyone can learn the address: a SIGTERM sent the moment
         // "listening" is logged must find the handler in place, not kill the process.
         let shutdown = shutdown_signal();
-        let server = Server::bind(config).await?;
+        let app = App::start(config).await?;
         log::info!(
             "BookChat {} listening on http://{}",
             env!("CARGO_PKG_VERSION"),
-            server.local_addr()
+            app.local_addr()
         );
-        server.run(shutdown).await
+        app.run(shutdown).await
     })
 }
 

@@ -5,13 +5,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::backup::{self, files};
 use crate::cli::StatsArgs;
 use crate::commands::human_bytes;
 use crate::db::queries::{self, Counts};
+use crate::db::sqlite::{self, Access};
 use crate::db::DbError;
 use crate::error::Error;
 
@@ -59,11 +59,8 @@ pub fn gather(data_dir: &Path) -> Result<Report, Error> {
         path: db.clone(),
         source,
     };
-    let conn =
-        Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open_error)?;
-    // A server's writer holds its lock only for a moment; wait for it rather than fail.
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(open_error)?;
+    // Read-only, and patient: a server's writer holds its lock only for a moment.
+    let conn = sqlite::open(&db, Access::ReadOnly).map_err(open_error)?;
     // A `count(*)`, walking the whole table: fine for a command run by hand, unlike the
     // server's `/api/stats`, which reads counters instead.
     let messages = queries::counts(&conn).map_err(DbError::from)?;

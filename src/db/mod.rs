@@ -5,29 +5,28 @@ mod idempotency;
 mod migrations;
 pub mod queries;
 pub mod settings;
+pub mod sqlite;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::message::Page;
 pub use idempotency::{IdempotencyKey, Insertion, KEY_LIFETIME_MS};
 pub use migrations::{migrate, SCHEMA_VERSION};
-pub use queries::Page;
 pub use writer::{now_rfc3339, rfc3339, tombstone, Tombstone};
 
 use crate::live::{Live, CACHED};
 use crate::message::{Message, NewMessage};
+use sqlite::Access;
 use writer::{Insert, WriteJob};
 
 pub const DB_FILE: &str = "bookchat.db";
 
-/// How long a connection waits on another's lock before giving up with `SQLITE_BUSY`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reader connections kept open between requests; more are opened under load and dropped.
 const IDLE_READERS: usize = 4;
 /// Inserts waiting for the writer before `insert` starts to wait (back-pressure).
@@ -92,7 +91,7 @@ impl Db {
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
     /// Blocking: call it before serving or from `spawn_blocking`.
     pub fn open(path: &Path) -> Result<Db, DbError> {
-        let mut conn = open_connection(path, OpenFlags::default())?;
+        let mut conn = open_as(path, Access::Create)?;
         // Migrate first: a database we must refuse is then left exactly as it was.
         migrations::migrate(&mut conn)?;
         // WAL lets readers run while the writer commits; the pragma answers with the mode.
@@ -243,7 +242,7 @@ impl Inner {
             .pop();
         match pooled {
             Some(conn) => Ok(conn),
-            None => open_connection(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY),
+            None => open_as(&self.path, Access::ReadOnly),
         }
     }
 
@@ -279,18 +278,12 @@ pub fn sizes_on_disk(db: &Path) -> (u64, u64) {
 /// A read-write connection for a thread that updates rows outside the insert path (the
 /// sync worker), with the same durability and patience as the writer's.
 pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
-    open_connection(path, OpenFlags::default())
+    open_as(path, Access::Create)
 }
 
-fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, DbError> {
-    let open = |path: &Path| -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(path, flags)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // FULL: a commit is on disk before it returns, so a 201 survives a power cut.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        Ok(conn)
-    };
-    open(path).map_err(|source| DbError::Open {
+/// `sqlite::open`, its failure named with the path.
+fn open_as(path: &Path, access: Access) -> Result<Connection, DbError> {
+    sqlite::open(path, access).map_err(|source| DbError::Open {
         path: path.to_owned(),
         source,
     })
@@ -309,8 +302,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
         let db = Db::open(&path).unwrap();
-        let conn = open_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-        let pragma = |name: &str| -> String {
+        let reader = open_as(&path, Access::ReadOnly).unwrap();
+        let writer = open_writer(&path).unwrap();
+        let pragma = |conn: &Connection, name: &str| -> String {
             conn.query_row(&format!("PRAGMA {name}"), [], |row| {
                 row.get::<_, rusqlite::types::Value>(0)
             })
@@ -318,10 +312,10 @@ mod tests {
             .unwrap()
         };
         // 2 = FULL: every commit is synced to disk before it returns.
-        assert_eq!(pragma("synchronous"), "Integer(2)");
-        assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        assert_eq!(pragma(&writer, "synchronous"), "Integer(2)");
+        assert_eq!(pragma(&reader, "busy_timeout"), "Integer(5000)");
         // WAL is a property of the file, set by the writer when it opened it.
-        assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
+        assert_eq!(pragma(&reader, "journal_mode"), "Text(\"wal\")");
         db.close();
     }
 

@@ -3,18 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use crate::message::Message;
-
-/// Which slice of history a listing wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page {
-    /// The newest messages.
-    Newest,
-    /// Messages with an id above this one: what a polling page asks for.
-    After(i64),
-    /// The page of history just below this id: "load older".
-    Before(i64),
-}
+use crate::message::{Message, Page};
 
 /// Lists up to `limit` messages of `page`, oldest first.
 pub fn list(conn: &Connection, page: Page, limit: u32) -> rusqlite::Result<Vec<Message>> {

@@ -9,7 +9,7 @@ use crate::live::Live;
 use crate::message::{Message, NewMessage};
 
 /// The most inserts one transaction carries; bounds the latency of the last one in a batch.
-const MAX_BATCH: usize = 512;
+const MAX_INSERTS_PER_TX: usize = 512;
 /// How often expired idempotency keys are deleted: often enough that the table holds
 /// little more than a day of keys, seldom enough to cost nothing.
 const PURGE_EVERY_MS: i64 = 60 * 1000;
@@ -63,7 +63,7 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>, live
                 }
                 WriteJob::Stop => stopping = true,
             }
-            if batch.len() < MAX_BATCH && !stopping {
+            if batch.len() < MAX_INSERTS_PER_TX && !stopping {
                 next = jobs.try_recv().ok();
             }
         }

@@ -5,9 +5,9 @@
 use hyper::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use hyper::{HeaderMap, Method};
 
-use super::routes::Route;
 use super::ApiError;
 use crate::auth::{Credentials, Role, Session, Sessions};
+use crate::route::Route;
 
 const SEC_FETCH_SITE: &str = "sec-fetch-site";
 

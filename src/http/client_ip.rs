@@ -1,57 +1,13 @@
 //! Who the client is: the peer address, or the right-most untrusted `X-Forwarded-For` hop
 //! when the peer is a trusted proxy; and the key its rate limits are kept under.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use hyper::header::{HeaderMap, HeaderName};
 
+use crate::cidr::{canonical, mask, Cidr};
+
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-
-/// An address block such as `10.0.0.0/8`, `::1/128`, or a single address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    pub fn parse(text: &str) -> Option<Cidr> {
-        let text = text.trim();
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse()
-            .ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
-            Some(_) => return None,
-        };
-        (prefix <= max).then(|| Cidr {
-            network: mask(addr, prefix),
-            prefix,
-        })
-    }
-
-    pub fn contains(&self, addr: IpAddr) -> bool {
-        let addr = canonical(addr);
-        addr.is_ipv4() == self.network.is_ipv4() && mask(addr, self.prefix) == self.network
-    }
-}
-
-/// Parses `BOOKCHAT_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks.
-pub fn parse_trusted(list: &str) -> Result<Vec<Cidr>, String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| Cidr::parse(s).ok_or_else(|| s.to_owned()))
-        .collect()
-}
 
 /// The client's address. `X-Forwarded-For` is believed only when the peer is trusted;
 /// then hops are read from the right (the nearest proxy's word first) and the first one
@@ -101,8 +57,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|sa| canonical(sa.ip()))
 }
 
-/// The rate-limit key: IPv4 as is; IPv6 by its /64, which one subscriber usually owns
-/// whole (otherwise each of 2^64 addresses would get its own bucket).
 /// The client `service::handle` named for `req`. Every request is named there, so the
 /// fallback (all such requests sharing one address) is never taken.
 pub fn addr_of(req: &crate::http::Request) -> IpAddr {
@@ -116,6 +70,8 @@ pub fn key_of(req: &crate::http::Request) -> IpAddr {
     limit_key(addr_of(req))
 }
 
+/// The rate-limit key: IPv4 as is; IPv6 by its /64, which one subscriber usually owns
+/// whole (otherwise each of 2^64 addresses would get its own bucket).
 pub fn limit_key(client: IpAddr) -> IpAddr {
     match canonical(client) {
         IpAddr::V6(_) => mask(client, 64),
@@ -123,31 +79,10 @@ pub fn limit_key(client: IpAddr) -> IpAddr {
     }
 }
 
-/// `::ffff:1.2.3.4` is the IPv4 client 1.2.3.4 seen through a dual-stack socket.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 @ IpAddr::V4(_) => v4,
-    }
-}
-
-fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let keep = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V4((u32::from(v4) & keep).into())
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let keep = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V6(Ipv6Addr::from(bits & keep))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cidr::parse_trusted;
     use hyper::header::HeaderValue;
 
     fn ip(text: &str) -> IpAddr {
@@ -160,31 +95,6 @@ mod tests {
             headers.append(X_FORWARDED_FOR, HeaderValue::from_static(value));
         }
         headers
-    }
-
-    #[test]
-    fn cidrs_parse_and_match() {
-        let net = Cidr::parse("10.1.0.0/16").unwrap();
-        assert!(net.contains(ip("10.1.255.3")));
-        assert!(!net.contains(ip("10.2.0.1")));
-        assert!(net.contains(ip("::ffff:10.1.0.9")), "IPv4-mapped IPv6");
-        assert!(Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.1")));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
-        assert!(Cidr::parse("fd00::/8").unwrap().contains(ip("fd12::1")));
-        assert!(!Cidr::parse("fd00::/8").unwrap().contains(ip("10.0.0.1")));
-        for bad in [
-            "",
-            "10.0.0.0/33",
-            "::/129",
-            "10.0.0.0/",
-            "10.0.0/8",
-            "x",
-            "1.2.3.4/+8",
-        ] {
-            assert_eq!(Cidr::parse(bad), None, "{bad}");
-        }
-        assert_eq!(parse_trusted(" 127.0.0.1 , 10.0.0.0/8,").unwrap().len(), 2);
-        assert_eq!(parse_trusted("10.0.0.0/8, nope").unwrap_err(), "nope");
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::time::Instant;
 use hyper::{HeaderMap, Method, Uri};
 
 use super::client_ip::limit_key;
-use super::routes::Route;
 use super::{ApiError, Request};
 use crate::config::ConnectionLimits;
 use crate::ratelimit::{Decision, Limiter};
+use crate::route::Route;
 use crate::state::AppState;
 
 /// A quota to report on a rate-limited route's response.

@@ -2,16 +2,14 @@
 
 pub mod access;
 mod body;
-pub mod caps;
 pub mod client_ip;
 pub mod error;
 mod guard;
 mod handlers;
+pub mod hangup;
 pub mod headers;
 pub mod query;
-pub mod request_id;
 mod router;
-pub mod routes;
 mod server;
 mod service;
 
@@ -23,7 +21,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::StatusCode;
 
 pub use error::ApiError;
-pub use server::Server;
+pub use server::{listen, Server};
 
 /// Every response body: boxed so that later streaming bodies share the type with full ones.
 pub type Body = BoxBody<Bytes, Infallible>;

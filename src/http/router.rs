@@ -3,8 +3,8 @@
 use hyper::Method;
 
 use super::handlers::{app, assets, events, health, messages, metrics, openapi, session, stats};
-use super::routes::Route;
 use super::{ApiError, Request, Response};
+use crate::route::Route;
 use crate::state::AppState;
 
 pub async fn route(state: &AppState, req: Request, route: Route) -> Result<Response, ApiError> {

@@ -1,4 +1,6 @@
 //! The listener: accepts connections, serves each with hyper, and shuts down gracefully.
+//! What runs behind it (the database, sync, backups, the data directory's lock) is started
+//! and stopped by `app::App`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,23 +18,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::caps::{ClientSlot, Hangup};
+use super::hangup::Hangup;
 use super::{client_ip, headers, service, Request};
-use crate::backup::BackupHandle;
-use crate::config::Config;
-use crate::db::Db;
+use crate::client_counts::ClientSlot;
 use crate::error::Error;
-use crate::lock::DataDirLock;
 use crate::state::AppState;
-use crate::sync::SyncHandle;
 
 /// How long open connections get to finish their requests after a shutdown signal.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
-/// How long shutdown waits for a GitHub request in flight before leaving the worker.
-const SYNC_DEADLINE: Duration = Duration::from_secs(10);
-/// How long shutdown waits for an automatic backup in progress: long enough for a large
-/// database, since a copy cannot stop half-way.
-const BACKUP_DEADLINE: Duration = Duration::from_secs(30);
 /// hyper's own read buffer cap: requests whose head does not fit are refused with a bare
 /// 431. Our JSON 431 (`ConnectionLimits::max_header_bytes`) applies well below it.
 const HYPER_MAX_BUF: usize = 64 * 1024;
@@ -40,54 +33,18 @@ const HYPER_MAX_BUF: usize = 64 * 1024;
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
-    /// Held here rather than in `AppState`: a connection task that outlives `run` may still
-    /// hold the state, but the directory must be free the moment `run` returns.
-    lock: DataDirLock,
+}
+
+/// Binds the port, with a hint for the usual reasons it is refused.
+pub async fn listen(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|err| bind_error(addr, err))
 }
 
 impl Server {
-    /// Creates and locks the data directory, opens the database, binds the port and starts
-    /// the background workers.
-    pub async fn bind(config: Config) -> Result<Server, Error> {
-        // The port first: a second server on a busy port stops before it touches any data.
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|err| bind_error(config.bind, err))?;
-        let data_dir = config.data_dir.clone();
-        create_data_dir(&data_dir)?;
-        // Before the database opens: a second server on this directory stops here, and a
-        // restore cannot swap the file under us.
-        let lock = DataDirLock::acquire(&data_dir)?;
-        let db_path = config.db_path();
-        let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
-            .await
-            .map_err(|err| Error::io("database start-up failed", std::io::Error::other(err)))??;
-        let github = config.github.clone();
-        let db_path = config.db_path();
-        let live = Arc::clone(db.live());
-        let sync = tokio::task::spawn_blocking(move || SyncHandle::start(github, &db_path, live))
-            .await
-            .map_err(|err| Error::io("sync start-up failed", std::io::Error::other(err)))?;
-        let sync = match sync {
-            Ok(sync) => sync,
-            Err(err) => {
-                close_db(db.clone()).await;
-                return Err(err.into());
-            }
-        };
-        let backups = match BackupHandle::start(config.backups, &data_dir) {
-            Ok(backups) => backups,
-            Err(err) => {
-                let _ = tokio::task::spawn_blocking(move || sync.shutdown(SYNC_DEADLINE)).await;
-                close_db(db.clone()).await;
-                return Err(err.into());
-            }
-        };
-        Ok(Server {
-            listener,
-            state: Arc::new(AppState::new(config, db, sync, backups)),
-            lock,
-        })
+    pub fn new(listener: TcpListener, state: Arc<AppState>) -> Server {
+        Server { listener, state }
     }
 
     /// The handles requests share: for an embedding program or a test to read the
@@ -100,10 +57,9 @@ impl Server {
         self.listener.local_addr().unwrap_or(self.state.config.bind)
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, drains open connections
-    /// (up to `DRAIN_DEADLINE`), stops the workers and the database writer, and releases
-    /// the data directory.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    /// Serves until `shutdown` resolves, then stops accepting and drains open connections
+    /// (up to `DRAIN_DEADLINE`). The caller stops what runs behind it afterwards.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(
             self.state.config.connections.max_connections,
@@ -133,16 +89,6 @@ impl Server {
         {
             log::warn!("some connections were still open after {DRAIN_DEADLINE:?}; closing them");
         }
-        let state = Arc::clone(&self.state);
-        let _ = tokio::task::spawn_blocking(move || {
-            state.sync.shutdown(SYNC_DEADLINE);
-            state.backups.shutdown(BACKUP_DEADLINE);
-        })
-        .await;
-        close_db(self.state.db.clone()).await;
-        drop(self.lock);
-        log::info!("stopped");
-        Ok(())
     }
 }
 
@@ -281,29 +227,6 @@ fn refusal_answer(status: &str, error: &str, production: bool) -> Bytes {
     answer.extend_from_slice(b"\r\n");
     answer.extend_from_slice(body);
     Bytes::from(answer)
-}
-
-async fn close_db(db: Db) {
-    if tokio::task::spawn_blocking(move || db.close())
-        .await
-        .is_err()
-    {
-        log::error!("the database did not close cleanly");
-    }
-}
-
-fn create_data_dir(dir: &std::path::Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|err| {
-        let what = if dir.exists() && !dir.is_dir() {
-            format!(
-                "the data directory {} is a file, not a directory",
-                dir.display()
-            )
-        } else {
-            format!("cannot create data directory {}", dir.display())
-        };
-        Error::io(what, err)
-    })
 }
 
 fn bind_error(addr: SocketAddr, err: std::io::Error) -> Error {

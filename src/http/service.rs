@@ -10,9 +10,9 @@ use hyper::{Method, StatusCode};
 
 use super::access;
 use super::guard::{self, Quota};
-use super::request_id::X_REQUEST_ID;
-use super::routes::Route;
 use super::{client_ip, headers, router, ApiError, Request, Response};
+use crate::request_id::X_REQUEST_ID;
+use crate::route::Route;
 use crate::state::AppState;
 
 /// What the access log and the metrics need to know of a request after it is consumed.

@@ -16,19 +16,22 @@ mod transcript;
 mod worker;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use budget::WriteLimits;
-pub use settings::{GithubConfig, SyncTiming};
+pub use settings::{GithubConfig, GithubSettingsError, SyncTiming};
 
 use crate::db::{self, DbError};
 use crate::live::Live;
-use crate::worker_thread::{join_within, sleep_unless};
+use crate::worker_thread::{Labels, Signals, WorkerThread};
+
+const LABELS: Labels = Labels {
+    what: "the sync worker",
+    busy: "waiting on GitHub",
+};
 
 /// What `/api/stats` shows of sync. The pending count comes from the database.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -89,12 +92,9 @@ impl SyncStatus {
 
 /// The state the server and the worker share.
 struct Shared {
-    // std Mutex + Condvar: the worker is a plain thread that sleeps on it; the flag is
-    // held only to flip it, never across I/O.
-    work: Mutex<bool>,
-    wake: Condvar,
-    /// Read by the GitHub client before every request, so a stop lands between requests.
-    stop: Arc<AtomicBool>,
+    /// The worker's wake-up ("a message is waiting") and stop; the GitHub client reads the
+    /// stop before every request, so a stop lands between requests.
+    signals: Arc<Signals>,
     // std Mutex: copied out by `/api/stats`, updated by the worker between requests.
     status: Mutex<SyncStatus>,
 }
@@ -103,40 +103,21 @@ impl Shared {
     fn status(&self) -> MutexGuard<'_, SyncStatus> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
-    /// Sleeps until a message arrives or a stop; `false` on stop.
-    fn wait_for_work(&self) -> bool {
-        let mut work = self.work.lock().unwrap_or_else(PoisonError::into_inner);
-        while !*work && !self.stopped() {
-            work = self.wake.wait(work).unwrap_or_else(PoisonError::into_inner);
-        }
-        *work = false;
-        !self.stopped()
-    }
-
-    /// Sleeps for `pause` whatever arrives (a rate limit must be waited out), but wakes
-    /// for a stop; `false` on stop.
-    fn sleep(&self, pause: Duration) -> bool {
-        sleep_unless(&self.work, &self.wake, pause, |_| self.stopped())
-    }
 }
 
-/// The server's handle on sync. With sync off it answers every call cheaply.
+/// The server's handle on sync. With sync off it answers every call cheaply. Clones share
+/// the one worker: requests wake it, and whoever owns shutdown stops it.
+#[derive(Clone)]
 pub struct SyncHandle {
     shared: Option<Arc<Shared>>,
-    // std Mutex: taken once, at shutdown, to join the thread.
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Option<Arc<WorkerThread>>,
 }
 
 impl SyncHandle {
     pub fn disabled() -> SyncHandle {
         SyncHandle {
             shared: None,
-            thread: Mutex::new(None),
+            thread: None,
         }
     }
 
@@ -160,10 +141,8 @@ impl SyncHandle {
         let gate_conn = db::open_writer(db_path)?;
         let budget = budget::Budget::load(&gate_conn, config.limits, budget::unix_ms())?;
         let shared = Arc::new(Shared {
-            // Start with work: messages left pending by an earlier run go out at once.
-            work: Mutex::new(true),
-            wake: Condvar::new(),
-            stop: Arc::new(AtomicBool::new(false)),
+            // Woken from the start: messages left pending by an earlier run go out at once.
+            signals: Signals::new(true),
             status: Mutex::new(SyncStatus {
                 enabled: true,
                 repository: Some(config.full_name()),
@@ -172,27 +151,29 @@ impl SyncHandle {
                 ..SyncStatus::default()
             }),
         });
-        let mut github = github::GitHub::new(config.clone(), Arc::clone(&shared.stop));
+        let mut github = github::GitHub::new(config.clone(), shared.signals.stop_flag());
         github.gate = Some(github::Gate {
             budget,
             conn: gate_conn,
         });
         let worker = worker::Worker::new(&config, github, conn, Arc::clone(&shared), live);
-        let thread = std::thread::Builder::new()
-            .name("bookchat-sync".into())
-            .spawn(move || worker.run())
-            .map_err(|err| DbError::Task(format!("cannot start the sync thread: {err}")))?;
+        let thread = WorkerThread::spawn(
+            "bookchat-sync",
+            LABELS,
+            Arc::clone(&shared.signals),
+            move || worker.run(),
+        )
+        .map_err(|err| DbError::Task(format!("cannot start the sync thread: {err}")))?;
         Ok(SyncHandle {
             shared: Some(shared),
-            thread: Mutex::new(Some(thread)),
+            thread: Some(Arc::new(thread)),
         })
     }
 
     /// Tells the worker a message is waiting. Cheap: a flag and a condvar signal.
     pub fn notify(&self) {
-        if let Some(shared) = &self.shared {
-            *shared.work.lock().unwrap_or_else(PoisonError::into_inner) = true;
-            shared.wake.notify_one();
+        if let Some(thread) = &self.thread {
+            thread.wake();
         }
     }
 
@@ -209,18 +190,8 @@ impl SyncHandle {
     /// Stops the worker between requests and joins it, waiting at most `deadline` for a
     /// request in flight. Blocking. Pending messages stay pending for the next start.
     pub fn shutdown(&self, deadline: Duration) {
-        let Some(shared) = &self.shared else {
-            return;
-        };
-        shared.stop.store(true, Ordering::Relaxed);
-        // Taking the lock orders the store before a sleeping worker's next check.
-        drop(shared.work.lock().unwrap_or_else(PoisonError::into_inner));
-        shared.wake.notify_all();
-        join_within(
-            &self.thread,
-            deadline,
-            "the sync worker",
-            "waiting on GitHub",
-        );
+        if let Some(thread) = &self.thread {
+            thread.stop(deadline);
+        }
     }
 }

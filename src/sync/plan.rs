@@ -12,7 +12,7 @@ use super::gitapi::{Change, Entry};
 use super::github::GitHub;
 use super::layout;
 use super::naming::ids_added;
-use super::store::{self, blob_sha, Pending};
+use super::store::{self, blob_sha, QueuedRow};
 use super::transcript::{self, Line, PAGE_LIMIT};
 use super::worker::{db_failure, transient};
 
@@ -22,9 +22,9 @@ type Listing = HashMap<String, Entry>;
 #[derive(Debug, Default)]
 pub struct Plan {
     /// Rows whose files this commit adds.
-    pub added: Vec<Pending>,
+    pub added: Vec<QueuedRow>,
     /// Rows whose files are on the branch already, with the commit that added each.
-    pub adopted: Vec<(Pending, String)>,
+    pub adopted: Vec<(QueuedRow, String)>,
     /// Deleted rows whose files this commit removes, or that never reached the branch.
     pub removed: Vec<i64>,
     /// Flat-layout files this commit removes.
@@ -67,7 +67,7 @@ impl Planner {
         &mut self,
         github: &mut GitHub,
         conn: &Connection,
-        rows: &[Pending],
+        rows: &[QueuedRow],
         head: &str,
         base: &str,
     ) -> Result<Plan, Failure> {
@@ -136,10 +136,10 @@ impl Planner {
 
     fn classify(
         &self,
-        row: &Pending,
+        row: &QueuedRow,
         listings: &HashMap<String, Listing>,
         plan: &mut Plan,
-        to_adopt: &mut Vec<(Pending, String)>,
+        to_adopt: &mut Vec<(QueuedRow, String)>,
     ) -> Result<(), Failure> {
         let path = row.file_path(&self.folder);
         let (range, name) = path.rsplit_once('/').unwrap_or(("", &path));
@@ -267,7 +267,7 @@ fn list(github: &mut GitHub, folder: &str, head: &str) -> Result<Listing, Failur
 fn adopt(
     github: &mut GitHub,
     plan: &mut Plan,
-    mut left: Vec<(Pending, String)>,
+    mut left: Vec<(QueuedRow, String)>,
 ) -> Result<(), Failure> {
     while let Some((first, path)) = left.first() {
         let summary = github

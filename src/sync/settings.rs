@@ -4,8 +4,21 @@ use std::time::Duration;
 
 use super::budget::WriteLimits;
 use crate::cli::GithubArgs;
-use crate::config::ConfigError;
 use crate::secret::Secret;
+
+/// A GitHub setting that cannot work. Its own type, so that sync needs nothing from
+/// `config`; `config::GithubSettingsError` wraps it, and prints it as it is.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GithubSettingsError {
+    #[error("invalid GITHUB_REPO {0:?}: expected owner/name, e.g. octocat/bookchat-log")]
+    Repo(String),
+    #[error("invalid GITHUB_BRANCH {0:?}: not a usable branch name")]
+    Branch(String),
+    #[error("invalid GITHUB_API_URL {0:?}: expected an http:// or https:// URL")]
+    ApiUrl(String),
+    #[error("invalid BOOKCHAT_GITHUB_PATH {0:?}: expected a folder such as `messages`")]
+    Path(String),
+}
 
 #[derive(Debug, Clone)]
 pub struct GithubConfig {
@@ -54,7 +67,7 @@ impl Default for SyncTiming {
 impl GithubConfig {
     /// `None` when sync is off (no token or no repository); an error when what is given
     /// cannot work, so a typo is caught at start rather than at the first message.
-    pub fn from_args(args: &GithubArgs) -> Result<Option<GithubConfig>, ConfigError> {
+    pub fn from_args(args: &GithubArgs) -> Result<Option<GithubConfig>, GithubSettingsError> {
         let token = args.github_token.as_ref().map_or("", |t| t.expose().trim());
         let repo = args.github_repo.as_deref().map_or("", str::trim);
         if repo.is_empty() {
@@ -86,8 +99,8 @@ impl GithubConfig {
 }
 
 /// `owner/name`, each part as GitHub allows: letters, digits, `-`, `_` and `.`.
-fn parse_repo(raw: &str) -> Result<(String, String), ConfigError> {
-    let bad = || ConfigError::GithubRepo(raw.to_owned());
+fn parse_repo(raw: &str) -> Result<(String, String), GithubSettingsError> {
+    let bad = || GithubSettingsError::Repo(raw.to_owned());
     let (owner, name) = raw.split_once('/').ok_or_else(bad)?;
     let valid = |part: &str| {
         !part.is_empty()
@@ -104,7 +117,7 @@ fn parse_repo(raw: &str) -> Result<(String, String), ConfigError> {
     Ok((owner.to_owned(), name.to_owned()))
 }
 
-fn parse_branch(raw: &str) -> Result<String, ConfigError> {
+fn parse_branch(raw: &str) -> Result<String, GithubSettingsError> {
     let branch = raw.trim();
     let valid = !branch.is_empty()
         && !branch.starts_with('/')
@@ -116,22 +129,22 @@ fn parse_branch(raw: &str) -> Result<String, ConfigError> {
     if valid {
         Ok(branch.to_owned())
     } else {
-        Err(ConfigError::GithubBranch(raw.to_owned()))
+        Err(GithubSettingsError::Branch(raw.to_owned()))
     }
 }
 
-fn parse_api_url(raw: &str) -> Result<String, ConfigError> {
+fn parse_api_url(raw: &str) -> Result<String, GithubSettingsError> {
     let url = raw.trim().trim_end_matches('/');
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !url.contains(char::is_whitespace) => Ok(url.to_owned()),
-        _ => Err(ConfigError::GithubApiUrl(raw.to_owned())),
+        _ => Err(GithubSettingsError::ApiUrl(raw.to_owned())),
     }
 }
 
-fn parse_path(raw: &str) -> Result<String, ConfigError> {
+fn parse_path(raw: &str) -> Result<String, GithubSettingsError> {
     let path = raw.trim().trim_matches('/');
     let valid = path.split('/').all(|part| {
         !part.is_empty()
@@ -142,7 +155,7 @@ fn parse_path(raw: &str) -> Result<String, ConfigError> {
     if valid {
         Ok(path.to_owned())
     } else {
-        Err(ConfigError::GithubPath(raw.to_owned()))
+        Err(GithubSettingsError::Path(raw.to_owned()))
     }
 }
 
@@ -193,7 +206,7 @@ mod tests {
             assert!(
                 matches!(
                     GithubConfig::from_args(&args(None, Some(bad))),
-                    Err(ConfigError::GithubRepo(_))
+                    Err(GithubSettingsError::Repo(_))
                 ),
                 "{bad}"
             );

@@ -1,4 +1,4 @@
-//! The sync queue is the `messages` table: unsynced rows are pending, in id order. This
+//! The sync queue is the `messages` table: unsynced rows are queued, in id order. This
 //! module is the worker's view of it, on the worker's own connection: what to add, what to
 //! remove, what a day's page holds, and marking rows done.
 
@@ -13,7 +13,7 @@ use crate::message::Message;
 /// A message waiting to be committed, or (when `deleted`) a tombstone whose file must leave
 /// the branch: the fields its file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Pending {
+pub struct QueuedRow {
     pub id: i64,
     pub content: String,
     pub author: Option<String>,
@@ -22,7 +22,7 @@ pub struct Pending {
     pub deleted: bool,
 }
 
-impl Pending {
+impl QueuedRow {
     /// The file's path in the sharded layout.
     pub fn file_path(&self, folder: &str) -> String {
         layout::file_path(folder, self.id, &self.created_at)
@@ -64,13 +64,13 @@ pub fn blob_sha(bytes: &[u8]) -> String {
 }
 
 /// The oldest `limit` unsynced rows: new messages and deletions not yet on the branch.
-pub fn pending(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Pending>> {
+pub fn queued(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<QueuedRow>> {
     conn.prepare_cached(
         "SELECT id, content, author, created_at, deleted_at IS NOT NULL FROM messages \
          WHERE synced = 0 ORDER BY id LIMIT ?1",
     )?
     .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-        Ok(Pending {
+        Ok(QueuedRow {
             id: row.get(0)?,
             content: row.get(1)?,
             author: row.get(2)?,
@@ -154,8 +154,8 @@ mod tests {
     use super::*;
     use crate::db::{tombstone, Tombstone};
 
-    fn row(id: i64) -> Pending {
-        Pending {
+    fn row(id: i64) -> QueuedRow {
+        QueuedRow {
             id,
             content: "hi \"there\"\nline".into(),
             author: None,
@@ -208,13 +208,13 @@ mod tests {
     }
 
     #[test]
-    fn pending_rows_come_in_id_order_and_leave_once_marked() {
+    fn queued_rows_come_in_id_order_and_leave_once_marked() {
         let mut conn = three_queued();
-        let ids = |rows: Vec<Pending>| rows.into_iter().map(|p| p.id).collect::<Vec<_>>();
-        assert_eq!(ids(pending(&conn, 2).unwrap()), [1, 2]);
+        let ids = |rows: Vec<QueuedRow>| rows.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(queued(&conn, 2).unwrap()), [1, 2]);
         let marked = mark_synced(&mut conn, &[(1, "abc".into()), (2, "abc".into())]).unwrap();
         assert_eq!(marked, 2);
-        assert_eq!(ids(pending(&conn, 10).unwrap()), [3]);
+        assert_eq!(ids(queued(&conn, 10).unwrap()), [3]);
         let (hash, synced): (String, bool) = conn
             .query_row(
                 "SELECT git_commit_hash, synced FROM messages WHERE id = 1",
@@ -246,6 +246,6 @@ mod tests {
         assert_eq!(tombstone(&conn, 3, "t").unwrap(), Tombstone::Missing);
         assert_eq!(mark_removed(&mut conn, &[2, 3]).unwrap(), 2);
         assert_eq!(mark_removed(&mut conn, &[2, 3]).unwrap(), 0);
-        assert!(pending(&conn, 10).unwrap().is_empty());
+        assert!(queued(&conn, 10).unwrap().is_empty());
     }
 }

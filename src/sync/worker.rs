@@ -13,7 +13,7 @@ use super::github::GitHub;
 use super::naming::commit_message;
 use super::plan::{Plan, Planner};
 use super::settings::{GithubConfig, SyncTiming};
-use super::store::{self, Pending};
+use super::store::{self, QueuedRow};
 use super::{BudgetStatus, Shared};
 use crate::db::{now_rfc3339, rfc3339};
 use crate::live::Live;
@@ -21,9 +21,9 @@ use crate::message::Message;
 
 /// Messages per commit: a commit stays small enough never to time out, and a burst of
 /// thousands still takes only a few.
-pub const MAX_BATCH: usize = 1000;
+pub const MAX_ROWS_PER_COMMIT: usize = 1000;
 /// Bytes of message text per commit, for the same reason.
-const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+const MAX_BYTES_PER_COMMIT: usize = 4 * 1024 * 1024;
 /// Writes one batch costs: a tree, a commit and the ref update.
 const BATCH_WRITES: usize = 3;
 /// Times a batch is rebuilt on a branch that someone else moved meanwhile.
@@ -78,11 +78,11 @@ impl Worker {
         let mut next = Next::Now;
         loop {
             let go_on = match next {
-                Next::Now => !self.shared.stopped(),
-                Next::Idle => self.shared.wait_for_work(),
+                Next::Now => !self.shared.signals.stopped(),
+                Next::Idle => self.shared.signals.wait_for_wake(),
                 // Whatever arrives meanwhile joins the batch: under load, commits grow
                 // rather than multiply.
-                Next::After(pause) => self.shared.sleep(pause),
+                Next::After(pause) => self.shared.signals.sleep(pause),
             };
             if !go_on {
                 break;
@@ -94,7 +94,7 @@ impl Worker {
 
     /// One attempt, and what to wait for before the next.
     fn step(&mut self) -> Next {
-        let rows = match store::pending(&self.conn, MAX_BATCH) {
+        let rows = match store::queued(&self.conn, MAX_ROWS_PER_COMMIT) {
             Ok(rows) => rows,
             Err(err) => return Next::After(self.failed(&db_failure(err))),
         };
@@ -121,7 +121,7 @@ impl Worker {
     }
 
     /// Commits `rows` on the branch head; returns how many rows are done.
-    fn sync_batch(&mut self, rows: &[Pending]) -> Result<usize, Failure> {
+    fn sync_batch(&mut self, rows: &[QueuedRow]) -> Result<usize, Failure> {
         for _ in 0..MOVED_BRANCH_RETRIES {
             let (head, base) = if let Some(known) = self.last_head.take() {
                 known
@@ -162,7 +162,7 @@ impl Worker {
     /// Marks what a plan did: new files in `commit`, adopted ones in theirs, removals done.
     fn finish(&mut self, plan: &Plan, commit: Option<&str>) -> Result<(), Failure> {
         // Each row with the commit that holds its file: its own, or the one it was adopted from.
-        let mut landed: Vec<(&Pending, &str)> = plan
+        let mut landed: Vec<(&QueuedRow, &str)> = plan
             .adopted
             .iter()
             .map(|(row, sha)| (row, sha.as_str()))
@@ -279,13 +279,13 @@ impl Worker {
     }
 }
 
-/// Keeps a batch under `MAX_BATCH_BYTES` of text (always at least one row).
-fn cap_bytes(rows: Vec<Pending>) -> Vec<Pending> {
+/// Keeps a batch under `MAX_BYTES_PER_COMMIT` of text (always at least one row).
+fn cap_bytes(rows: Vec<QueuedRow>) -> Vec<QueuedRow> {
     let mut total = 0;
     let mut kept = Vec::with_capacity(rows.len());
     for row in rows {
         total += row.content.len() + 256;
-        if total > MAX_BATCH_BYTES && !kept.is_empty() {
+        if total > MAX_BYTES_PER_COMMIT && !kept.is_empty() {
             break;
         }
         kept.push(row);

@@ -44,7 +44,7 @@ async fn a_database_from_a_newer_bookchat_is_refused_untouched() {
     }
     let before = std::fs::read(&path).unwrap();
     let config = bookchat::config::Config::from_args(&crate::support::args(dir.path())).unwrap();
-    let err = match bookchat::http::Server::bind(config).await {
+    let err = match bookchat::app::App::start(config).await {
         Ok(_) => panic!("a newer schema must be refused"),
         Err(err) => err.to_string(),
     };

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bookchat::app::App;
 use bookchat::cli::{
     AccessArgs, AutoBackupArgs, DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs,
 };
 use bookchat::config::Config;
-use bookchat::http::Server;
 use bookchat::secret::Secret;
 use bookchat::state::AppState;
 use bookchat::sync::{SyncTiming, WriteLimits};
@@ -115,7 +115,7 @@ impl TestServer {
         adjust(&mut args);
         let mut config = Config::from_args(&args).expect("valid test config");
         adjust_config(&mut config);
-        let server = Server::bind(config).await.expect("server starts");
+        let server = App::start(config).await.expect("server starts");
         let addr = server.local_addr();
         let state = server.state();
         let (stop, stopped) = oneshot::channel::<()>();

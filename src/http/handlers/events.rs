@@ -18,9 +18,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::SendTimeoutError;
 
+use crate::client_counts::ClientSlot;
 use crate::db::{queries, rfc3339, Db, Page};
-use crate::http::caps::{ClientSlot, Hangup};
 use crate::http::client_ip;
+use crate::http::hangup::Hangup;
 use crate::http::query::parse_id;
 use crate::http::{ApiError, Request, Response};
 use crate::live::{Event, Live, StreamSlot, CACHED};

@@ -21,7 +21,7 @@ pub async fn show(_state: &crate::state::AppState, _req: Request) -> Result<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::routes::Route;
+    use crate::route::Route;
 
     /// Every route the router knows is described with exactly the methods it answers, and
     /// the description has no path the router does not know.

@@ -1,5 +1,6 @@
 //! The resources the server knows, named from a path: what the router dispatches on, what
 //! per-route metrics count, what `Allow` lists and what the OpenAPI description must cover.
+//! Outside `http` because `metrics` counts by it and `http` reads `metrics`.
 
 /// A resource, whatever the method (a 405 still counts for its path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

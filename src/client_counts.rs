@@ -1,13 +1,11 @@
-//! Per-client caps: how many connections or event streams each client holds open, and the
-//! handle a stream uses to hang up its connection when the client stops reading.
+//! Per-client caps: how many connections or event streams each client holds open. Outside
+//! `http` because `AppState` holds the counts, and `state` must not import `http`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::Notify;
-
-/// Open things per client key (see `client_ip::limit_key`). An entry exists only while its
+/// Open things per client key (see `http::client_ip::limit_key`). An entry exists only while its
 /// count is above zero, so the map never holds more entries than there are open
 /// connections or streams, which the global caps already bound.
 #[derive(Debug, Default)]
@@ -66,24 +64,6 @@ impl Drop for ClientSlot {
     }
 }
 
-/// Closes one connection from inside a request: a stream whose reader stopped reading
-/// cannot end politely, since hyper waits to write what is queued, forever if the reader
-/// never reads. Carried to handlers in the request's extensions.
-#[derive(Debug, Clone, Default)]
-pub struct Hangup(Arc<Notify>);
-
-impl Hangup {
-    pub fn hang_up(&self) {
-        // `notify_one` keeps the wake-up if the connection task is not waiting yet.
-        self.0.notify_one();
-    }
-
-    /// Resolves once `hang_up` is called.
-    pub async fn requested(&self) {
-        self.0.notified().await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,14 +94,5 @@ mod tests {
         let counts = Arc::new(ClientCounts::default());
         assert!(counts.acquire(ip("10.0.0.1"), 0).is_none());
         assert_eq!(counts.clients(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_hang_up_before_anyone_waits_is_not_lost() {
-        let hangup = Hangup::default();
-        hangup.clone().hang_up();
-        tokio::time::timeout(std::time::Duration::from_secs(1), hangup.requested())
-            .await
-            .expect("the hang-up was kept");
     }
 }
