@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use crate::backup::BackupHandle;
 use crate::config::Config;
-use crate::db::Db;
 use crate::error::Error;
 use crate::http::{self, Server};
 use crate::lock::DataDirLock;
+use crate::secret::Secret;
 use crate::state::AppState;
+use crate::store::Store;
 use crate::sync::SyncHandle;
 
 /// How long shutdown waits for a GitHub request in flight before leaving the worker.
@@ -108,14 +109,19 @@ impl Parts {
         // Before the database opens: a second server on this directory stops here, and a
         // restore cannot swap the file under us.
         let lock = DataDirLock::acquire(data_dir)?;
-        let db = CloseDb(Db::open(&config.db_path())?);
-        let live = Arc::clone(db.0.live());
+        let url = config.database_url.as_ref().map(Secret::expose);
+        let store = tokio::runtime::Handle::current().block_on(Store::open(url, &config.db_path()));
+        let db = CloseDb(store?);
         let sync = StopSync(SyncHandle::start(
             config.github.clone(),
+            &db.0,
             &config.db_path(),
-            live,
         )?);
-        let backups = StopBackups(BackupHandle::start(config.backups, data_dir)?);
+        // Messages committed on other nodes wake this node's worker too (it syncs only
+        // while it holds the lease).
+        let waker = sync.0.clone();
+        db.0.on_created(move || waker.notify());
+        let backups = StopBackups(BackupHandle::start(backup_policy(config, &db.0), data_dir)?);
         Ok(Parts {
             sync,
             backups,
@@ -143,8 +149,22 @@ impl Drop for StopBackups {
     }
 }
 
-/// Lets the database writer commit what is queued, then joins it.
-struct CloseDb(Db);
+/// Automatic backups copy the data directory's SQLite file; with PostgreSQL there is none,
+/// and the database's own backups (or `bookchat backup`, run by hand or by a timer) apply.
+fn backup_policy(config: &Config, store: &Store) -> crate::backup::BackupPolicy {
+    let mut policy = config.backups;
+    if matches!(store, Store::Postgres(_)) && policy.interval.is_some() {
+        log::info!(
+            "automatic backups are off with PostgreSQL: use `bookchat backup` (a SQLite \
+             snapshot) or PostgreSQL's own backups"
+        );
+        policy.interval = None;
+    }
+    policy
+}
+
+/// Lets the database writer commit what is queued, then stops it.
+struct CloseDb(Store);
 
 impl Drop for CloseDb {
     fn drop(&mut self) {

@@ -297,6 +297,12 @@ pub struct DataArgs {
     /// Folder holding bookchat.db and backups/ (`serve` creates it when missing).
     #[arg(long, env = "BOOKCHAT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+
+    /// `postgres://user:password@host/db`: messages live in PostgreSQL instead of the data
+    /// directory's SQLite, so that several `bookchat serve` processes serve one chat.
+    /// `?sslmode=require` encrypts and verifies the server's certificate.
+    #[arg(long, env = "BOOKCHAT_DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub database_url: Option<Secret>,
 }
 
 /// Wraps the token at once, so not even a `Debug` of the parsed arguments shows it.
@@ -371,7 +377,7 @@ mod tests {
             "{shown}"
         );
         let command = Cli::command();
-        for id in ["admin_token", "access_code"] {
+        for id in ["admin_token", "access_code", "database_url"] {
             let arg = command.get_arguments().find(|a| a.get_id() == id).unwrap();
             assert!(arg.is_hide_env_values_set(), "{id}");
         }

@@ -9,7 +9,9 @@ use hyper::header::HeaderValue;
 use crate::auth::{Credentials, MIN_ADMIN_TOKEN};
 use crate::backup::BackupPolicy;
 use crate::cidr::{parse_trusted, Cidr};
-use crate::cli::{AccessArgs, AutoBackupArgs, Environment, LimitArgs, LogFormat, ServeArgs};
+use crate::cli::{
+    AccessArgs, AutoBackupArgs, DataArgs, Environment, LimitArgs, LogFormat, ServeArgs,
+};
 use crate::db::DB_FILE;
 use crate::ratelimit::Policy;
 use crate::secret::Secret;
@@ -41,6 +43,8 @@ pub enum ConfigError {
     MaxConnectionsPerClient,
     #[error("invalid BOOKCHAT_MAX_STREAMS_PER_CLIENT: it must be at least 1 (BOOKCHAT_MAX_EVENT_STREAMS=0 turns streams off)")]
     MaxStreamsPerClient,
+    #[error("invalid BOOKCHAT_DATABASE_URL: {0}")]
+    DatabaseUrl(String),
     #[error("invalid BOOKCHAT_BACKUP_KEEP: it must be at least 1")]
     BackupKeep,
     #[error("invalid BOOKCHAT_BACKUP_INTERVAL: at most {MAX_BACKUP_INTERVAL} seconds (a year); 0 turns automatic backups off")]
@@ -62,6 +66,9 @@ pub enum CorsPolicy {
 pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
+    /// `Some` when messages live in PostgreSQL (see `store::pg`); a secret, as it may hold
+    /// a password.
+    pub database_url: Option<Secret>,
     pub environment: Environment,
     pub log_format: LogFormat,
     pub cors: CorsPolicy,
@@ -133,6 +140,7 @@ impl Config {
         Ok(Config {
             bind: resolve_bind(&args.host, args.port)?,
             data_dir: args.data.data_dir.clone(),
+            database_url: database_url(&args.data)?,
             environment: args.environment,
             log_format: log_format(args),
             cors: parse_cors(&args.cors_origins)?,
@@ -162,6 +170,25 @@ impl Config {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join(DB_FILE)
     }
+}
+
+/// The URL, checked once here so a typo is a start-up error and not a retry loop. An
+/// empty value means unset, as for the other secrets. The error never repeats the URL.
+pub fn database_url(args: &DataArgs) -> Result<Option<Secret>, ConfigError> {
+    let Some(url) = args.database_url.as_ref().map(|u| u.expose().trim()) else {
+        return Ok(None);
+    };
+    if url.is_empty() {
+        return Ok(None);
+    }
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError::DatabaseUrl(
+            "expected a URL like postgres://user:password@host/database".into(),
+        ));
+    }
+    crate::store::pg::Target::parse(url, "bookchat")
+        .map_err(|err| ConfigError::DatabaseUrl(err.to_string()))?;
+    Ok(Some(Secret::new(url)))
 }
 
 /// Each count cap at 0 would turn every client away, which is surely a mistake; streams

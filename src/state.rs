@@ -7,7 +7,6 @@ use crate::auth::Sessions;
 use crate::backup::BackupHandle;
 use crate::client_counts::ClientCounts;
 use crate::config::Config;
-use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Limiter, Policy, DEFAULT_CAPACITY};
 use crate::request_id::RequestIds;
@@ -18,13 +17,14 @@ const SIGN_INS: Policy = Policy {
     per: std::time::Duration::from_secs(60),
     burst: 5,
 };
+use crate::store::Store;
 use crate::sync::SyncHandle;
 
 pub struct AppState {
     /// Read-only after start-up, so no lock.
     pub config: Config,
     /// A cloneable handle; its locks live inside `Db` and are explained there.
-    pub db: Db,
+    pub store: Store,
     /// Wakes the GitHub sync worker and reads its status; its locks are explained there.
     pub sync: SyncHandle,
     /// Reads the automatic backups' status and stops their thread; its locks are
@@ -50,15 +50,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, sync: SyncHandle, backups: BackupHandle) -> AppState {
+    pub fn new(config: Config, store: Store, sync: SyncHandle, backups: BackupHandle) -> AppState {
         let limiter = |policy: Option<Policy>| policy.map(|p| Limiter::new(p, DEFAULT_CAPACITY));
         AppState {
             write_limiter: limiter(config.write_limit),
             read_limiter: limiter(config.read_limit),
             sign_ins: Limiter::new(SIGN_INS, DEFAULT_CAPACITY),
-            sessions: Sessions::new(db.session_key(), config.credentials.clone()),
+            sessions: Sessions::new(store.session_key(), config.credentials.clone()),
             config,
-            db,
+            store,
             sync,
             client_connections: Arc::default(),
             client_streams: Arc::default(),

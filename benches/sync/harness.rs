@@ -3,10 +3,9 @@
 
 use super::support::{args, github_args};
 use super::{
-    oneshot, queries, App, AppState, Arc, BodyExt, Bytes, CommitInfo, Config, Counts, Duration,
-    Event, FakeGitHub, Full, HashMap, Instant, JoinHandle, Mutex, Path, PoisonError, Recorded,
-    RecvError, SendRequest, SocketAddr, SyncTiming, TcpStream, TokioIo, WriteLimits, CONTENT_TYPE,
-    HOST,
+    oneshot, App, AppState, Arc, BodyExt, Bytes, CommitInfo, Config, Counts, Duration, Event,
+    FakeGitHub, Full, HashMap, Instant, JoinHandle, Mutex, Path, PoisonError, Recorded, RecvError,
+    SendRequest, SocketAddr, SyncTiming, TcpStream, TokioIo, WriteLimits, CONTENT_TYPE, HOST,
 };
 
 pub(crate) struct Running {
@@ -51,8 +50,8 @@ pub(crate) async fn start_server(
 impl Running {
     pub(crate) async fn counts(&self) -> Counts {
         self.state
-            .db
-            .read(queries::counts)
+            .store
+            .counts()
             .await
             .expect("counts from the database")
     }
@@ -126,7 +125,7 @@ pub(crate) fn lock(watch: &Watch) -> std::sync::MutexGuard<'_, SyncedAt> {
 }
 
 pub(crate) fn watch_synced(state: &AppState) -> (Watch, JoinHandle<()>) {
-    let mut events = state.db.live().subscribe();
+    let mut events = state.store.live().subscribe();
     let watch = Watch::default();
     let log = Arc::clone(&watch);
     let task = tokio::spawn(async move {

@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use bookchat::app::App;
 use bookchat::config::Config;
-use bookchat::db::queries::{self, Counts};
+use bookchat::db::queries::Counts;
 use bookchat::live::Event;
 use bookchat::state::AppState;
 use bookchat::sync::{GithubConfig, SyncTiming, WriteLimits};

@@ -82,7 +82,7 @@ impl Server {
         drop(self.listener);
         log::info!("shutting down: draining open connections");
         // Event streams never end by themselves; end them so their connections drain.
-        self.state.db.live().close();
+        self.state.store.live().close();
         if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown())
             .await
             .is_err()

@@ -189,15 +189,11 @@ impl Store {
     }
 
     /// Lets the writer finish what is queued, then stops. Later inserts get `Closed`.
-    pub async fn close(&self) {
+    /// Blocking: call from `spawn_blocking` or a thread of its own.
+    pub fn close(&self) {
         match self {
-            Store::Sqlite(db) => {
-                let db = db.clone();
-                if let Err(err) = tokio::task::spawn_blocking(move || db.close()).await {
-                    log::error!("closing the database failed: {err}");
-                }
-            }
-            Store::Postgres(pg) => pg.close().await,
+            Store::Sqlite(db) => db.close(),
+            Store::Postgres(pg) => pg.close(),
         }
     }
 }

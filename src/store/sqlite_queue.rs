@@ -21,6 +21,20 @@ impl SqliteQueue {
         })
     }
 
+    /// A queue on an in-memory database with BookChat's schema, for unit tests.
+    #[cfg(test)]
+    pub fn in_memory() -> SqliteQueue {
+        SqliteQueue {
+            conn: crate::db::in_memory(),
+        }
+    }
+
+    /// The connection itself, for tests that look at the rows.
+    #[cfg(test)]
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     pub fn pending(&self, limit: usize) -> Result<Vec<QueuedRow>, DbError> {
         Ok(pending(&self.conn, limit)?)
     }

@@ -9,7 +9,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::Connection;
+use crate::db::DbError;
+use crate::store::SyncQueue;
 
 /// GitHub's published secondary limits, and the gap it asks for between writes. Tests
 /// shorten the windows; the caps below keep a margin under whatever is set.
@@ -76,25 +77,18 @@ impl Budget {
         }
     }
 
-    /// Loads the last hour's writes from the database.
-    pub fn load(conn: &Connection, limits: WriteLimits, now: u64) -> rusqlite::Result<Budget> {
+    /// Loads the last hour's writes from the store: every node's, on PostgreSQL.
+    pub fn load(queue: &SyncQueue, limits: WriteLimits, now: u64) -> Result<Budget, DbError> {
         let since = now.saturating_sub(ms(limits.hour));
-        let times = conn
-            .prepare("SELECT at_ms FROM sync_writes WHERE at_ms > ?1 ORDER BY at_ms")?
-            .query_map([i64::try_from(since).unwrap_or(i64::MAX)], |row| {
-                row.get::<_, i64>(0)
-            })?
-            .map(|at| at.map(|at| u64::try_from(at).unwrap_or(0)))
-            .collect::<rusqlite::Result<Vec<u64>>>()?;
+        let times = queue.writes_since(i64::try_from(since).unwrap_or(i64::MAX))?;
         Ok(Budget::new(limits, times))
     }
 
     /// Records a write at `now` in memory and in the database, dropping what has aged out.
-    pub fn record(&mut self, conn: &Connection, now: u64) -> rusqlite::Result<()> {
+    pub fn record(&mut self, queue: &SyncQueue, now: u64) -> Result<(), DbError> {
         let at = i64::try_from(now).unwrap_or(i64::MAX);
         let old = i64::try_from(now.saturating_sub(ms(self.limits.hour))).unwrap_or(0);
-        conn.execute("DELETE FROM sync_writes WHERE at_ms <= ?1", [old])?;
-        conn.execute("INSERT INTO sync_writes (at_ms) VALUES (?1)", [at])?;
+        queue.record_write(at, old)?;
         self.times.push_back(now);
         self.forget(now);
         Ok(())
@@ -302,17 +296,20 @@ mod tests {
 
     #[test]
     fn writes_persist_across_a_restart() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&mut conn).unwrap();
+        let queue = SyncQueue::Sqlite(crate::store::sqlite_queue::SqliteQueue::in_memory());
         let limits = WriteLimits::default();
-        let mut b = Budget::load(&conn, limits, T0).unwrap();
-        b.record(&conn, T0 - 4000 * S).unwrap();
+        let mut b = Budget::load(&queue, limits, T0).unwrap();
+        b.record(&queue, T0 - 4000 * S).unwrap();
         for i in 0..5 {
-            b.record(&conn, T0 + i * S).unwrap();
+            b.record(&queue, T0 + i * S).unwrap();
         }
-        let again = Budget::load(&conn, limits, T0 + 10 * S).unwrap();
+        let again = Budget::load(&queue, limits, T0 + 10 * S).unwrap();
         assert_eq!(again.used(T0 + 10 * S, limits.hour), 5);
-        let rows: i64 = conn
+        let SyncQueue::Sqlite(sqlite) = &queue else {
+            unreachable!("made as SQLite above")
+        };
+        let rows: i64 = sqlite
+            .connection()
             .query_row("SELECT count(*) FROM sync_writes", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 5, "writes older than the hour are dropped");

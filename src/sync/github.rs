@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::Connection;
 use serde_json::Value;
 use ureq::http::{self, HeaderMap, Method};
 
 use super::budget::{unix_ms, Budget};
 use super::failure::{classify, Failure, RateHeaders};
 use super::settings::GithubConfig;
+use crate::store::SyncQueue;
 
 /// Largest answer read into memory; GitHub's JSON answers here are far smaller.
 const MAX_ANSWER: u64 = 64 * 1024 * 1024;
@@ -31,7 +31,7 @@ const GATE_SLEEP: Duration = Duration::from_secs(2);
 /// The write budget with the connection that keeps it.
 pub struct Gate {
     pub budget: Budget,
-    pub conn: Connection,
+    pub queue: SyncQueue,
 }
 
 pub struct GitHub {
@@ -178,7 +178,7 @@ impl GitHub {
                     return Err(Failure::Stopped);
                 }
                 gate.budget
-                    .record(&gate.conn, unix_ms())
+                    .record(&gate.queue, unix_ms())
                     .map_err(|err| Failure::Transient {
                         reason: format!("cannot record a GitHub write: {err}"),
                         ambiguous: false,

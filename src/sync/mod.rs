@@ -10,8 +10,8 @@ pub mod import;
 mod layout;
 mod naming;
 mod plan;
+mod row;
 mod settings;
-mod store;
 mod transcript;
 mod worker;
 
@@ -24,8 +24,8 @@ use serde::Serialize;
 pub use budget::WriteLimits;
 pub use settings::{GithubConfig, GithubSettingsError, SyncTiming};
 
-use crate::db::{self, DbError};
-use crate::live::Live;
+use crate::db::DbError;
+use crate::store::Store;
 use crate::worker_thread::{Labels, Signals, WorkerThread};
 
 const LABELS: Labels = Labels {
@@ -124,8 +124,8 @@ impl SyncHandle {
     /// Starts the worker on its own connection to the (already migrated) database.
     pub fn start(
         config: Option<GithubConfig>,
+        store: &Store,
         db_path: &Path,
-        live: Arc<Live>,
     ) -> Result<SyncHandle, DbError> {
         let Some(config) = config else {
             log::info!("GitHub sync is off (set GITHUB_TOKEN and GITHUB_REPO to turn it on)");
@@ -137,9 +137,10 @@ impl SyncHandle {
             config.branch,
             config.path
         );
-        let conn = db::open_writer(db_path)?;
-        let gate_conn = db::open_writer(db_path)?;
-        let budget = budget::Budget::load(&gate_conn, config.limits, budget::unix_ms())?;
+        let live = Arc::clone(store.live());
+        let queue = store.sync_queue(db_path)?;
+        let gate_queue = store.sync_queue(db_path)?;
+        let budget = budget::Budget::load(&gate_queue, config.limits, budget::unix_ms())?;
         let shared = Arc::new(Shared {
             // Woken from the start: messages left pending by an earlier run go out at once.
             signals: Signals::new(true),
@@ -154,9 +155,9 @@ impl SyncHandle {
         let mut github = github::GitHub::new(config.clone(), shared.signals.stop_flag());
         github.gate = Some(github::Gate {
             budget,
-            conn: gate_conn,
+            queue: gate_queue,
         });
-        let worker = worker::Worker::new(&config, github, conn, Arc::clone(&shared), live);
+        let worker = worker::Worker::new(&config, github, queue, Arc::clone(&shared), live);
         let thread = WorkerThread::spawn(
             "bookchat-sync",
             LABELS,

@@ -5,16 +5,15 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use rusqlite::Connection;
-
 use super::failure::Failure;
 use super::gitapi::{Change, Entry};
 use super::github::GitHub;
 use super::layout;
 use super::naming::ids_added;
-use super::store::{self, blob_sha, QueuedRow};
+use super::row::{blob_sha, QueuedRow};
 use super::transcript::{self, Line, PAGE_LIMIT};
 use super::worker::{db_failure, transient};
+use crate::store::SyncQueue;
 
 /// A folder's entries by name.
 type Listing = HashMap<String, Entry>;
@@ -66,7 +65,7 @@ impl Planner {
     pub fn plan(
         &mut self,
         github: &mut GitHub,
-        conn: &Connection,
+        queue: &SyncQueue,
         rows: &[QueuedRow],
         head: &str,
         base: &str,
@@ -103,7 +102,7 @@ impl Planner {
             .map(|row| row.id)
             .collect();
         for day in &days {
-            self.pages(conn, day, &listings[day], &landing, &mut plan)?;
+            self.pages(queue, day, &listings[day], &landing, &mut plan)?;
         }
         Ok(plan)
     }
@@ -203,7 +202,7 @@ impl Planner {
     /// the new last one (a day that lost messages).
     fn pages(
         &self,
-        conn: &Connection,
+        queue: &SyncQueue,
         day_folder: &str,
         listing: &Listing,
         landing: &HashSet<i64>,
@@ -216,7 +215,7 @@ impl Planner {
         else {
             return Ok(());
         };
-        let rows = store::day_lines(conn, &date, landing).map_err(db_failure)?;
+        let rows = queue.day_lines(&date, landing).map_err(db_failure)?;
         let lines: Vec<Line<'_>> = rows
             .iter()
             .map(|(_, created_at, author, content)| Line {

@@ -5,19 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::Connection;
-
-use super::budget::unix_ms;
+use super::budget::{unix_ms, Budget};
 use super::failure::{backoff, seconds, Failure};
 use super::github::GitHub;
 use super::naming::commit_message;
 use super::plan::{Plan, Planner};
+use super::row::QueuedRow;
 use super::settings::{GithubConfig, SyncTiming};
-use super::store::{self, QueuedRow};
 use super::{BudgetStatus, Shared};
-use crate::db::{now_rfc3339, rfc3339};
+use crate::db::{now_rfc3339, rfc3339, DbError};
 use crate::live::Live;
 use crate::message::Message;
+use crate::store::SyncQueue;
 
 /// Messages per commit: a commit stays small enough never to time out, and a burst of
 /// thousands still takes only a few.
@@ -26,12 +25,15 @@ pub const MAX_ROWS_PER_COMMIT: usize = 1000;
 const MAX_BYTES_PER_COMMIT: usize = 4 * 1024 * 1024;
 /// Writes one batch costs: a tree, a commit and the ref update.
 const BATCH_WRITES: usize = 3;
+/// How often a node without the sync lease looks again (on PostgreSQL); with the lease
+/// task's own 5 s attempts, a takeover starts within about 10 s of the lock freeing.
+const STANDBY_CHECK: Duration = Duration::from_secs(5);
 /// Times a batch is rebuilt on a branch that someone else moved meanwhile.
 const MOVED_BRANCH_RETRIES: usize = 3;
 
 pub(super) struct Worker {
     github: GitHub,
-    conn: Connection,
+    queue: SyncQueue,
     planner: Planner,
     timing: SyncTiming,
     shared: Arc<Shared>,
@@ -44,6 +46,8 @@ pub(super) struct Worker {
     last_logged: Option<String>,
     /// The state last announced to the page, so a change is pushed once.
     announced: Option<(&'static str, Option<String>)>,
+    /// Whether this node held the sync lease at the last step (always, on SQLite).
+    leading: bool,
 }
 
 enum Next {
@@ -56,7 +60,7 @@ impl Worker {
     pub(super) fn new(
         config: &GithubConfig,
         github: GitHub,
-        conn: Connection,
+        queue: SyncQueue,
         shared: Arc<Shared>,
         live: Arc<Live>,
     ) -> Worker {
@@ -64,13 +68,14 @@ impl Worker {
             planner: Planner::new(config.path.clone()),
             timing: config.timing,
             github,
-            conn,
+            queue,
             shared,
             live,
             last_head: None,
             failures: 0,
             last_logged: None,
             announced: None,
+            leading: false,
         }
     }
 
@@ -94,7 +99,11 @@ impl Worker {
 
     /// One attempt, and what to wait for before the next.
     fn step(&mut self) -> Next {
-        let rows = match store::queued(&self.conn, MAX_ROWS_PER_COMMIT) {
+        if !self.lead() {
+            self.shared.status().state = "standby";
+            return Next::After(STANDBY_CHECK);
+        }
+        let rows = match self.queue.pending(MAX_ROWS_PER_COMMIT) {
             Ok(rows) => rows,
             Err(err) => return Next::After(self.failed(&db_failure(err))),
         };
@@ -132,7 +141,7 @@ impl Worker {
             };
             let plan = self
                 .planner
-                .plan(&mut self.github, &self.conn, rows, &head, &base)?;
+                .plan(&mut self.github, &self.queue, rows, &head, &base)?;
             if plan.changes.is_empty() {
                 // Everything was on the branch already, or nothing is left to remove: no
                 // empty commit, just the bookkeeping.
@@ -176,9 +185,9 @@ impl Worker {
             .collect();
         // Each count as soon as its transaction has committed: the counters never run ahead
         // of the database, and a failure between the two leaves them exact.
-        let marked = store::mark_synced(&mut self.conn, &marks).map_err(db_failure)?;
+        let marked = self.queue.mark_synced(&marks).map_err(db_failure)?;
         self.live.unqueued(marked);
-        let removed = store::mark_removed(&mut self.conn, &plan.removed).map_err(db_failure)?;
+        let removed = self.queue.mark_removed(&plan.removed).map_err(db_failure)?;
         self.live.unqueued(removed);
         if !plan.adopted.is_empty() {
             log::info!(
@@ -246,6 +255,27 @@ impl Worker {
         wait
     }
 
+    /// Whether this node may sync now. On gaining the lease, it forgets the branch head
+    /// it knew and reloads the write budget: the node that synced before spent some of it,
+    /// and moved the branch.
+    fn lead(&mut self) -> bool {
+        let leads = self.queue.leads();
+        if leads && !self.leading {
+            self.last_head = None;
+            if let Some(gate) = &mut self.github.gate {
+                match Budget::load(&gate.queue, gate.budget.limits(), unix_ms()) {
+                    Ok(budget) => gate.budget = budget,
+                    Err(err) => {
+                        log::warn!("cannot read the write budget: {err}");
+                        return false;
+                    }
+                }
+            }
+        }
+        self.leading = leads;
+        leads
+    }
+
     /// Copies the budget and request figures into the status, and pushes the state to
     /// the page when it changed (failing, rate limited, recovered).
     fn report(&mut self) {
@@ -273,7 +303,12 @@ impl Worker {
         if self.announced.as_ref() != Some(&key) {
             let json = serde_json::to_string(&*status).unwrap_or_default();
             drop(status);
-            self.live.sync_changed(json);
+            // A node in standby keeps its state to itself: the pages of every node show
+            // the syncing node's, which reaches them through the store.
+            if self.leading {
+                self.queue.publish_state(&json);
+                self.live.sync_changed(json);
+            }
             self.announced = Some(key);
         }
     }
@@ -305,7 +340,7 @@ pub(super) fn transient(reason: String) -> Failure {
     clippy::needless_pass_by_value,
     reason = "shaped for `.map_err(db_failure)`"
 )]
-pub(super) fn db_failure(err: rusqlite::Error) -> Failure {
+pub(super) fn db_failure(err: DbError) -> Failure {
     Failure::Transient {
         reason: format!("database error while syncing: {err}"),
         ambiguous: true,

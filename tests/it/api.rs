@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::stores::per_store;
 use crate::support::{raw, raw_status, request, TestServer};
 
 fn ids(reply: &Value) -> Vec<i64> {
@@ -15,32 +16,33 @@ fn ids(reply: &Value) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
-async fn post_returns_201_with_location_and_the_stored_message() {
-    let server = TestServer::start().await;
-    let reply = server
-        .post_json(r#"{"content": "  hello, world  ", "author": " ada "}"#)
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text());
-    let message = reply.json();
-    let id = message["id"].as_i64().unwrap();
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/api/messages/{id}").as_str())
-    );
-    assert_eq!(message["content"], "hello, world");
-    assert_eq!(message["author"], "ada");
-    assert_eq!(message["synced"], false);
-    assert_eq!(message["git_commit_hash"], Value::Null);
+per_store! {
+    async fn post_returns_201_with_location_and_the_stored_message(store) {
+        let server = store.start().await;
+        let reply = server
+            .post_json(r#"{"content": "  hello, world  ", "author": " ada "}"#)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        let message = reply.json();
+        let id = message["id"].as_i64().unwrap();
+        assert_eq!(
+            reply.header("location"),
+            Some(format!("/api/messages/{id}").as_str())
+        );
+        assert_eq!(message["content"], "hello, world");
+        assert_eq!(message["author"], "ada");
+        assert_eq!(message["synced"], false);
+        assert_eq!(message["git_commit_hash"], Value::Null);
 
-    let created = message["created_at"].as_str().unwrap();
-    let parsed = chrono::DateTime::parse_from_rfc3339(created).expect("RFC 3339");
-    assert_eq!(parsed.offset().local_minus_utc(), 0);
-    assert!(created.ends_with('Z') && created.len() == "2026-01-01T00:00:00.000Z".len());
+        let created = message["created_at"].as_str().unwrap();
+        let parsed = chrono::DateTime::parse_from_rfc3339(created).expect("RFC 3339");
+        assert_eq!(parsed.offset().local_minus_utc(), 0);
+        assert!(created.ends_with('Z') && created.len() == "2026-01-01T00:00:00.000Z".len());
 
-    let fetched = server.get(&format!("/api/messages/{id}")).await;
-    assert_eq!(fetched.status, 200);
-    assert_eq!(fetched.json(), message);
+        let fetched = server.get(&format!("/api/messages/{id}")).await;
+        assert_eq!(fetched.status, 200);
+        assert_eq!(fetched.json(), message);
+    }
 }
 
 #[tokio::test]

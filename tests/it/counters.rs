@@ -57,14 +57,17 @@ async fn counters_match_count_star_through_sync_deletion_and_restart() {
     assert_exact(&server, dir.path(), (8, 3)).await;
     // A synced message goes back in the queue (its file must go); a pending one was there.
     assert_eq!(
-        server.state.db.delete(2).await.unwrap(),
+        server.state.store.delete(2).await.unwrap(),
         Tombstone::WasSynced
     );
     assert_eq!(
-        server.state.db.delete(7).await.unwrap(),
+        server.state.store.delete(7).await.unwrap(),
         Tombstone::WasPending
     );
-    assert_eq!(server.state.db.delete(7).await.unwrap(), Tombstone::Missing);
+    assert_eq!(
+        server.state.store.delete(7).await.unwrap(),
+        Tombstone::Missing
+    );
     assert_exact(&server, dir.path(), (8, 4)).await;
     server.stop().await;
 
@@ -72,7 +75,7 @@ async fn counters_match_count_star_through_sync_deletion_and_restart() {
     let server = TestServer::start_in(dir.path(), |_| {}).await;
     assert_exact(&server, dir.path(), (8, 4)).await;
     assert_eq!(
-        server.state.db.delete(1).await.unwrap(),
+        server.state.store.delete(1).await.unwrap(),
         Tombstone::WasSynced
     );
     server.post_message("after the restart").await;

@@ -1,4 +1,5 @@
-//! The integration suite: real servers on real ports, a real SQLite file, real HTTP.
+//! The integration suite: real servers on real ports, a real SQLite file or PostgreSQL
+//! database, real HTTP.
 
 mod api;
 mod app_files;
@@ -39,6 +40,7 @@ mod restore_untrusted;
 mod scrapes;
 mod screenshots;
 mod shutdown;
+mod stores;
 mod support;
 mod sync;
 mod sync_book;

@@ -43,6 +43,7 @@ pub fn args(data_dir: &Path) -> ServeArgs {
         host: "127.0.0.1".into(),
         data: DataArgs {
             data_dir: data_dir.to_owned(),
+            database_url: None,
         },
         environment: Environment::Development,
         log_format: None,
@@ -90,10 +91,32 @@ impl TestServer {
         server
     }
 
+    /// Starts synced against `fake`, its arguments adjusted (the store, say).
+    pub async fn start_synced_with(
+        fake: &FakeGitHub,
+        adjust: impl FnOnce(&mut ServeArgs),
+    ) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_synced_in_with(temp.path(), fake, adjust).await;
+        server.dir_guard = Some(temp);
+        server
+    }
+
     pub async fn start_synced_in(data_dir: &Path, fake: &FakeGitHub) -> TestServer {
+        Self::start_synced_in_with(data_dir, fake, |_| {}).await
+    }
+
+    pub async fn start_synced_in_with(
+        data_dir: &Path,
+        fake: &FakeGitHub,
+        adjust: impl FnOnce(&mut ServeArgs),
+    ) -> TestServer {
         Self::start_configured(
             data_dir,
-            |args| args.github = github_args(fake),
+            |args| {
+                args.github = github_args(fake);
+                adjust(args);
+            },
             |config| {
                 if let Some(github) = config.github.as_mut() {
                     github.timing = fast_timing();

@@ -29,7 +29,7 @@ fn text(bytes: Option<Vec<u8>>) -> String {
 /// Deletes a message the way moderation will: a tombstone through the writer (which keeps
 /// the counts), then a nudge.
 async fn delete(server: &TestServer, id: i64) {
-    let outcome = server.state.db.delete(id).await.unwrap();
+    let outcome = server.state.store.delete(id).await.unwrap();
     assert!(outcome.deleted(), "{outcome:?}");
     server.state.sync.notify();
 }

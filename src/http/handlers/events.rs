@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::SendTimeoutError;
 
 use crate::client_counts::ClientSlot;
-use crate::db::{queries, rfc3339, Db, Page};
+use crate::db::{rfc3339, Page};
 use crate::http::client_ip;
 use crate::http::hangup::Hangup;
 use crate::http::query::parse_id;
@@ -27,6 +27,7 @@ use crate::http::{ApiError, Request, Response};
 use crate::live::{Event, Live, StreamSlot, CACHED};
 use crate::message::Message;
 use crate::state::AppState;
+use crate::store::Store;
 
 const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache, no-transform");
@@ -42,7 +43,7 @@ const MAX_REPLAY: i64 = 1000;
 const QUEUE: usize = 64;
 
 pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError> {
-    let live = state.db.live();
+    let live = state.store.live();
     let limits = &state.config.connections;
     // The client's share first: one greedy client is told so, and takes no global slot.
     let client = state
@@ -59,7 +60,7 @@ pub async fn stream(state: &AppState, req: Request) -> Result<Response, ApiError
     let cursor = start_after(&req, live.last_id())?;
     let (frames, body) = mpsc::channel(QUEUE);
     let feed = Feed {
-        db: state.db.clone(),
+        store: state.store.clone(),
         live: Arc::clone(live),
         cursor,
         frames,
@@ -104,7 +105,7 @@ fn requested_start(req: &Request, newest: i64) -> Result<i64, ApiError> {
 
 /// One stream's task: the backlog, then live events, heartbeats, and an end at shutdown.
 struct Feed {
-    db: Db,
+    store: Store,
     live: Arc<Live>,
     /// The id of the last message sent: nothing at or below it is sent again.
     cursor: i64,
@@ -178,10 +179,7 @@ impl Feed {
     async fn snapshot(&mut self) -> bool {
         let newest = self.live.last_id();
         let since = rfc3339(chrono::Utc::now() - chrono::Duration::hours(24));
-        let read = self
-            .db
-            .read(move |conn| queries::snapshot(conn, SNAPSHOT_WINDOW, &since))
-            .await;
+        let read = self.store.snapshot(SNAPSHOT_WINDOW, since).await;
         let (unsynced, deleted) = match read {
             Ok(found) => found,
             Err(err) => {
@@ -215,7 +213,7 @@ impl Feed {
                 .await;
         }
         loop {
-            let read = self.db.list(Page::After(self.cursor), CACHED).await;
+            let read = self.store.list(Page::After(self.cursor), CACHED).await;
             let messages = match read {
                 Ok(messages) => messages,
                 Err(err) => {

@@ -4,7 +4,7 @@ use hyper::header::{HeaderName, HeaderValue, LOCATION};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::db::queries::{self, Lookup};
+use crate::db::queries::Lookup;
 use crate::db::{IdempotencyKey, Insertion, Tombstone};
 use crate::http::access::Access;
 use crate::http::client_ip;
@@ -33,13 +33,13 @@ struct MessageList {
 pub async fn list(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let query = parse_list_query(req.uri().query()).map_err(ApiError::BadRequest)?;
     // Polls and the newest page come from memory; only older history reaches SQLite.
-    let messages = state.db.list(query.page, query.limit).await?;
+    let messages = state.store.list(query.page, query.limit).await?;
     Ok(json(StatusCode::OK, &MessageList { messages }))
 }
 
 pub async fn get(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let id = id_in_path(&req)?;
-    match state.db.read(move |conn| queries::by_id(conn, id)).await? {
+    match state.store.lookup(id).await? {
         Lookup::Found(message) => Ok(json(StatusCode::OK, &message)),
         Lookup::Deleted => Err(gone(id)),
         Lookup::Missing => Err(not_found(id)),
@@ -50,9 +50,9 @@ pub async fn get(state: &AppState, req: Request) -> Result<Response, ApiError> {
 /// tombstone, every listing and stream drops it, and the next sync removes its file.
 pub async fn delete(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let id = id_in_path(&req)?;
-    if state.db.delete(id).await? == Tombstone::Missing {
+    if state.store.delete(id).await? == Tombstone::Missing {
         // Never there, or deleted already: the answers differ, so look which.
-        return match state.db.read(move |conn| queries::by_id(conn, id)).await? {
+        return match state.store.lookup(id).await? {
             Lookup::Deleted => Err(gone(id)),
             _ => Err(not_found(id)),
         };
@@ -116,7 +116,7 @@ pub async fn create(state: &AppState, req: Request) -> Result<Response, ApiError
         .or(session_name);
     let message = NewMessage::parse(&input.content, author.as_deref())
         .map_err(|err| ApiError::BadRequest(err.to_string()))?;
-    let stored = match state.db.insert_keyed(message, key).await? {
+    let stored = match state.store.insert_keyed(message, key).await? {
         Insertion::Created(stored) => {
             state.sync.notify();
             stored

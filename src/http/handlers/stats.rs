@@ -10,7 +10,7 @@ use hyper::StatusCode;
 use serde::Serialize;
 
 use crate::backup::BackupStatus;
-use crate::db::queries::{self, Counts};
+use crate::db::queries::Counts;
 use crate::http::{json, ApiError, Request, Response};
 use crate::metrics::Snapshot;
 use crate::process::{self, ProcessStats};
@@ -70,10 +70,10 @@ pub async fn show(state: &AppState, _req: Request) -> Result<Response, ApiError>
 }
 
 pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
-    let (newest_at, oldest_pending_at) = state.db.read(queries::times).await?;
+    let (newest_at, oldest_pending_at) = state.store.times().await?;
     // After the lookups: a message committed between the two is then counted, never a
     // newest time shown for a message the total does not yet include.
-    let (total, pending) = state.db.live().counts();
+    let (total, pending) = state.store.live().counts();
     let counts = Counts {
         total,
         synced: total - pending,
@@ -107,7 +107,7 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
             open: snapshot.open_connections,
             total: snapshot.connections_total,
             shed: snapshot.connections_shed,
-            event_streams: state.db.live().open_streams() as u64,
+            event_streams: state.store.live().open_streams() as u64,
         },
         messages: counts,
         sync,

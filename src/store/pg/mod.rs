@@ -35,6 +35,8 @@ use writer::{Insert, Job};
 const WRITE_QUEUE: usize = 1024;
 /// How long start-up waits for the listener's first `LISTEN`.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the writer to commit what is queued.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(30);
 /// A health check not answered by then reports the database down.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -70,8 +72,10 @@ struct Inner {
     lease: Arc<lease::Lease>,
     /// Called when the listener brings in other nodes' messages: wakes the sync worker.
     on_created: Arc<OnceLock<Hook>>,
-    // std Mutex: touched at start and at shutdown only, never across an await.
+    // std Mutexes: touched at start and at shutdown only, never across an await.
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Disconnects when the writer task has returned.
+    writer_done: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
 }
 
 impl Pg {
@@ -114,7 +118,13 @@ impl Pg {
         }
         let pool = target.pool()?;
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
-        let writer = tokio::spawn(writer::run(pool.clone(), queue, Arc::clone(&live), node));
+        let (finished, writer_done) = std::sync::mpsc::channel::<()>();
+        let writer_live = Arc::clone(&live);
+        let writer_pool = pool.clone();
+        let writer = tokio::spawn(async move {
+            writer::run(writer_pool, queue, writer_live, node).await;
+            drop(finished);
+        });
         log::info!("messages live in PostgreSQL; this node is {node}");
         Ok(Pg {
             inner: Arc::new(Inner {
@@ -129,6 +139,7 @@ impl Pg {
                 lease: Arc::default(),
                 on_created,
                 tasks: Mutex::new(vec![listener, writer]),
+                writer_done: Mutex::new(Some(writer_done)),
             }),
         })
     }
@@ -270,15 +281,31 @@ impl Pg {
         !self.inner.jobs.is_closed()
     }
 
-    /// Lets the writer finish what is queued, then stops this node's tasks.
-    pub async fn close(&self) {
-        let _ = self.inner.jobs.send(Job::Stop).await;
-        let _ = self.inner.stop.send(true);
-        let tasks = std::mem::take(&mut *self.inner.tasks());
-        for task in tasks {
-            if let Err(err) = task.await {
-                log::error!("a PostgreSQL task failed: {err}");
+    /// Lets the writer finish what is queued (waiting at most `CLOSE_DEADLINE`), then
+    /// stops this node's listener and lease, which frees the sync lock at once. Blocking:
+    /// call from `spawn_blocking` or a thread of its own.
+    pub fn close(&self) {
+        // As `Db::close`: a full queue takes the stop after what is queued.
+        if let Err(mpsc::error::TrySendError::Full(job)) = self.inner.jobs.try_send(Job::Stop) {
+            let _ = self.inner.jobs.blocking_send(job);
+        }
+        let done = self
+            .inner
+            .writer_done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(done) = done {
+            // The writer drops its end when it returns: Err(Disconnected) is "done".
+            if let Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                done.recv_timeout(CLOSE_DEADLINE)
+            {
+                log::error!("the PostgreSQL writer did not stop in time");
             }
+        }
+        let _ = self.inner.stop.send(true);
+        for task in std::mem::take(&mut *self.inner.tasks()) {
+            task.abort();
         }
         self.inner.pool.close();
     }

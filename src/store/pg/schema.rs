@@ -57,8 +57,15 @@ pub async fn migrate(client: &mut Client) -> Result<(), DbError> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS bookchat_schema (version INTEGER NOT NULL)")
-        .await?;
+    // Asked first, so a started database logs no "already exists" notice.
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('bookchat_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE bookchat_schema (version INTEGER NOT NULL)")
+            .await?;
+    }
     let stored = tx
         .query_opt("SELECT version FROM bookchat_schema", &[])
         .await?;
