@@ -272,6 +272,28 @@ mod tests {
     }
 
     #[test]
+    fn the_same_commit_brought_twice_is_added_once_and_announced_once() {
+        let live = Live::new(vec![message(1)], 1, 1);
+        let mut events = live.subscribe();
+        // The listener brings 2..=4; then the writer brings its own 3..=4 (late).
+        live.created_upto(&[message(2), message(3), message(4)], 4);
+        live.created(&[message(3), message(4)]);
+        // A range that ended in a tombstone still moves the last id.
+        live.created_upto(&[message(5)], 6);
+        assert_eq!(live.last_id(), 6);
+        assert_eq!(
+            ids(live.page(Page::After(0), 50)),
+            Some(vec![1, 2, 3, 4, 5])
+        );
+        assert_eq!(live.counts(), (5, 5));
+        let mut announced = Vec::new();
+        while let Ok(Event::Created(m)) = events.try_recv() {
+            announced.push(m.id);
+        }
+        assert_eq!(announced, [2, 3, 4, 5]);
+    }
+
+    #[test]
     fn a_long_history_only_answers_what_memory_covers() {
         let live = Live::new((1..=i64::from(CACHED)).map(message).collect(), 200, 0);
         live.created(&[message(201), message(202)]);

@@ -17,6 +17,7 @@ mod browser_moderation;
 mod browser_notice;
 mod browser_reading;
 mod browser_sync;
+mod cluster;
 mod counters;
 mod events;
 mod fake_github;

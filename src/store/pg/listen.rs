@@ -10,14 +10,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, Client};
 
 use super::connect::{PgConnection, Target};
+use super::feed::Feed;
 use super::rows::{message, MESSAGE_COLUMNS};
 use super::schema::{CHANNEL, SERVE_LOCK};
 use super::NodeId;
 use crate::db::DbError;
 use crate::live::Live;
 
-/// The most rows one catch-up read takes; it reads again until it has all.
-const CATCH_UP_PAGE: i64 = 1000;
 /// Waits between reconnection attempts: short at first, since a restart is quick.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(5);
@@ -83,7 +82,7 @@ impl Note {
 /// the session's state after that (health reads it).
 pub(super) async fn run(
     target: Target,
-    live: Arc<Live>,
+    feed: Arc<Feed>,
     node: NodeId,
     listening: watch::Sender<bool>,
     on_created: Arc<dyn Fn() + Send + Sync>,
@@ -102,7 +101,8 @@ pub(super) async fn run(
                 let _ = listening.send(true);
                 let session = Session {
                     client: &client,
-                    live: &live,
+                    feed: &feed,
+                    live: feed.live(),
                     node,
                     on_created: &*on_created,
                 };
@@ -170,6 +170,7 @@ fn drive(mut connection: PgConnection) -> mpsc::UnboundedReceiver<String> {
 
 struct Session<'a> {
     client: &'a Client,
+    feed: &'a Feed,
     live: &'a Live,
     node: NodeId,
     on_created: &'a (dyn Fn() + Send + Sync),
@@ -219,36 +220,11 @@ impl Session<'_> {
         }
     }
 
-    /// Reads every committed message above the last id this node has seen, in pages.
-    /// Commit order is id order, so what this read sees has no hole below its top.
+    /// Reads every committed message above the last id this node has seen.
     async fn catch_up(&self) -> Result<(), DbError> {
-        loop {
-            let after = self.live.last_id();
-            let rows = self
-                .client
-                .query(
-                    &format!(
-                        "SELECT {MESSAGE_COLUMNS}, deleted_at IS NOT NULL FROM messages \
-                         WHERE id > $1 ORDER BY id LIMIT $2"
-                    ),
-                    &[&after, &CATCH_UP_PAGE],
-                )
-                .await?;
-            let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == CATCH_UP_PAGE;
-            let Some(top) = rows.last().map(|r| r.get::<_, i64>(0)) else {
-                return Ok(());
-            };
-            let shown: Vec<_> = rows
-                .iter()
-                .filter(|r| !r.get::<_, bool>(6))
-                .map(|r| message(r, 0))
-                .collect();
-            self.live.created_upto(&shown, top);
-            (self.on_created)();
-            if !full {
-                return Ok(());
-            }
-        }
+        self.feed.catch_up(self.client).await?;
+        (self.on_created)();
+        Ok(())
     }
 
     async fn synced(&self, low: i64, high: i64, left: usize, commit: &str) -> Result<(), DbError> {

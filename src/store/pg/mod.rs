@@ -5,6 +5,7 @@
 //! that lets exactly one node sync to GitHub (see `lease`).
 
 mod connect;
+mod feed;
 mod lease;
 mod listen;
 pub mod queue;
@@ -95,9 +96,10 @@ impl Pg {
         let (listening_tx, mut listening) = watch::channel(false);
         let on_created: Arc<OnceLock<Hook>> = Arc::default();
         let hook = Arc::clone(&on_created);
+        let feed = Arc::new(feed::Feed::new(Arc::clone(&live)));
         let listener = tokio::spawn(listen::run(
             target.clone(),
-            Arc::clone(&live),
+            Arc::clone(&feed),
             node,
             listening_tx,
             Arc::new(move || {
@@ -119,10 +121,9 @@ impl Pg {
         let pool = target.pool()?;
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
         let (finished, writer_done) = std::sync::mpsc::channel::<()>();
-        let writer_live = Arc::clone(&live);
         let writer_pool = pool.clone();
         let writer = tokio::spawn(async move {
-            writer::run(writer_pool, queue, writer_live, node).await;
+            writer::run(writer_pool, queue, feed, node).await;
             drop(finished);
         });
         log::info!("messages live in PostgreSQL; this node is {node}");

@@ -10,11 +10,11 @@ use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::GenericClient;
 
+use super::feed::Feed;
 use super::rows::{message, pool_error};
 use super::schema::{CHANNEL, ID_LOCK};
 use super::NodeId;
 use crate::db::{now_rfc3339, DbError, IdempotencyKey, Insertion, Tombstone, KEY_LIFETIME_MS};
-use crate::live::Live;
 use crate::message::{Message, NewMessage};
 
 /// The most inserts one transaction carries; bounds the latency of the last one in it.
@@ -61,7 +61,7 @@ const EARLIER: &str = "SELECT i.content, i.author, m.id, m.content, m.author, m.
 
 /// Waits for a job, takes every other one already queued, and commits the inserts
 /// together; each caller is answered only after that commit.
-pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, live: Arc<Live>, node: NodeId) {
+pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, feed: Arc<Feed>, node: NodeId) {
     let mut batch: Vec<Insert> = Vec::new();
     let mut stopping = false;
     let mut purged_at: Option<Instant> = None;
@@ -74,11 +74,11 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, live: Arc<Liv
             match job {
                 Job::Insert(insert) => batch.push(insert),
                 Job::Delete { id, reply } => {
-                    commit(&pool, &mut batch, &live).await;
+                    commit(&pool, &mut batch, &feed).await;
                     let outcome = bounded(delete(&pool, id, node)).await;
                     if let Ok(found) = outcome {
                         if found.deleted() {
-                            live.deleted(id, found == Tombstone::WasSynced);
+                            feed.live().deleted(id, found == Tombstone::WasSynced);
                         }
                     }
                     let _ = reply.send(outcome);
@@ -89,7 +89,7 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, live: Arc<Liv
                 next = jobs.try_recv().ok();
             }
         }
-        commit(&pool, &mut batch, &live).await;
+        commit(&pool, &mut batch, &feed).await;
         if purged_at.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
             purged_at = Some(Instant::now());
             purge(&pool).await;
@@ -111,7 +111,7 @@ async fn bounded<T>(
         })
 }
 
-async fn commit(pool: &Pool, batch: &mut Vec<Insert>, live: &Live) {
+async fn commit(pool: &Pool, batch: &mut Vec<Insert>, feed: &Feed) {
     if batch.is_empty() {
         return;
     }
@@ -129,7 +129,13 @@ async fn commit(pool: &Pool, batch: &mut Vec<Insert>, live: &Live) {
                 .collect();
             // This node's pages and streams see the batch before any sender hears 201;
             // the other nodes hear of it from the notification.
-            live.created(&created);
+            if let Some(top) = created.last().map(|m| m.id) {
+                if let Err(err) = bounded(show(pool, feed, &created, top)).await {
+                    // The batch is committed, so its 201s stand; the listener will bring
+                    // it into the page when the database answers again.
+                    log::warn!("committed messages are not yet in this node's page: {err}");
+                }
+            }
             for (insert, answer) in batch.drain(..).zip(answers) {
                 let _ = insert.reply.send(Ok(answer));
             }
@@ -141,6 +147,11 @@ async fn commit(pool: &Pool, batch: &mut Vec<Insert>, live: &Live) {
             }
         }
     }
+}
+
+async fn show(pool: &Pool, feed: &Feed, created: &[Message], top: i64) -> Result<(), DbError> {
+    let session = pool.get().await.map_err(pool_error)?;
+    feed.through(&**session, created, top).await
 }
 
 /// Stores a batch in one transaction that holds the id lock from its first id to its
