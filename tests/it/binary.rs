@@ -28,6 +28,7 @@ const OWN_VARS: &[&str] = &[
     "BOOKCHAT_BACKUP_INTERVAL",
     "BOOKCHAT_BACKUP_KEEP",
     "BOOKCHAT_ADMIN_TOKEN",
+    "BOOKCHAT_DATABASE_URL",
     "BOOKCHAT_ACCESS_CODE",
 ];
 
@@ -90,9 +91,25 @@ pub fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running
     }
 }
 
+/// A test that fails half-way must not leave its server running (holding a port, a
+/// database, and the build lock's descriptor).
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Running {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The log lines written since start-up (or the last call), without waiting.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
     }
 
     /// SIGKILL: the process dies at once, as in a power cut or an OOM kill.

@@ -71,6 +71,7 @@ struct Inner {
     stop: watch::Sender<bool>,
     listening: watch::Receiver<bool>,
     lease: Arc<lease::Lease>,
+    lease_started: std::sync::atomic::AtomicBool,
     /// Called when the listener brings in other nodes' messages: wakes the sync worker.
     on_created: Arc<OnceLock<Hook>>,
     // std Mutexes: touched at start and at shutdown only, never across an await.
@@ -138,6 +139,7 @@ impl Pg {
                 stop,
                 listening,
                 lease: Arc::default(),
+                lease_started: std::sync::atomic::AtomicBool::new(false),
                 on_created,
                 tasks: Mutex::new(vec![listener, writer]),
                 writer_done: Mutex::new(Some(writer_done)),
@@ -158,14 +160,24 @@ impl Pg {
         let _ = self.inner.on_created.set(Box::new(wake));
     }
 
-    /// The sync worker's queue; starts the lease task, so only nodes with sync on compete.
+    /// A queue for the sync worker (it takes two: one for itself, one for its budget
+    /// gate). The first call starts the lease task, so only nodes with sync on compete,
+    /// and each node with one session: two sessions of one node would each see the
+    /// other's lock as lost.
     pub fn sync_queue(&self) -> PgQueue {
-        let task = tokio::spawn(lease::run(
-            self.inner.target.clone(),
-            Arc::clone(&self.inner.lease),
-            self.inner.stop.subscribe(),
-        ));
-        self.inner.tasks().push(task);
+        let mut tasks = self.inner.tasks();
+        if !self
+            .inner
+            .lease_started
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            tasks.push(tokio::spawn(lease::run(
+                self.inner.target.clone(),
+                Arc::clone(&self.inner.lease),
+                self.inner.stop.subscribe(),
+            )));
+        }
+        drop(tasks);
         PgQueue {
             pool: self.inner.pool.clone(),
             handle: tokio::runtime::Handle::current(),
