@@ -29,6 +29,7 @@ const OWN_VARS: &[&str] = &[
     "BOOKCHAT_BACKUP_KEEP",
     "BOOKCHAT_ADMIN_TOKEN",
     "BOOKCHAT_ACCESS_CODE",
+    "BOOKCHAT_DATABASE_URL",
 ];
 
 pub fn bookchat(dir: &Path) -> Command {

@@ -36,6 +36,7 @@ mod ops;
 mod ops_stats;
 mod persistence;
 mod pg;
+mod pg_commands;
 mod png_pack;
 mod restore_untrusted;
 mod scrapes;
