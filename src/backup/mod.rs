@@ -4,6 +4,7 @@
 
 mod auto;
 pub mod files;
+mod postgres;
 mod rebuild;
 mod restore;
 pub mod verify;
@@ -16,11 +17,12 @@ use rusqlite::backup::{Backup, StepResult};
 
 pub use auto::{BackupHandle, BackupPolicy, BackupStatus};
 pub use files::{backups_dir, Kind};
+pub use postgres::{restore_postgres, snapshot_postgres, RestoredPg};
 pub use restore::{restore, RestoreError, Restored};
 pub use verify::Problem;
 
 use crate::db::sqlite::{self, Access};
-use crate::db::DB_FILE;
+use crate::db::{DbError, DB_FILE};
 
 /// A step answered BUSY or LOCKED is retried this often, `BUSY_PAUSE` apart, before the
 /// copy gives up: WAL readers are almost never refused, so this only bounds a pathology.
@@ -39,8 +41,11 @@ pub enum BackupError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("the copy of {} failed verification, so no backup was written: {problem}", from.display())]
-    Unverified { from: PathBuf, problem: Problem },
+    /// `from` names what was copied: a file's path, or "the PostgreSQL database".
+    #[error("the copy of {from} failed verification, so no backup was written: {problem}")]
+    Unverified { from: String, problem: Problem },
+    #[error("cannot back up the PostgreSQL database: {0}")]
+    Postgres(DbError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -100,13 +105,29 @@ fn copy_verify_publish(db: &Path, temp: &Path, dest: &Path) -> Result<Snapshot, 
         from: db.to_owned(),
         source,
     })?;
+    verify_publish(temp, dest, &db.display().to_string(), None)
+}
+
+/// Checks the copy at `temp` (integrity, and its message count read back, which must be
+/// `expected` when the copier counted), syncs it and gives it its final name `dest`.
+fn verify_publish(
+    temp: &Path,
+    dest: &Path,
+    from: &str,
+    expected: Option<i64>,
+) -> Result<Snapshot, BackupError> {
     let unverified = |problem| BackupError::Unverified {
-        from: db.to_owned(),
+        from: from.to_owned(),
         problem,
     };
     let copy = verify::open_copy(temp).map_err(unverified)?;
     verify::integrity(&copy).map_err(unverified)?;
     let messages = verify::message_count(&copy).map_err(unverified)?;
+    if let Some(copied) = expected.filter(|copied| *copied != messages) {
+        return Err(unverified(Problem::Corrupt(format!(
+            "it holds {messages} messages, not the {copied} copied"
+        ))));
+    }
     drop(copy);
     sync_file(temp)?;
     publish(temp, dest)?;

@@ -36,6 +36,20 @@ pub enum RestoreError {
     Build(DbError),
     #[error("the rebuilt database failed verification, so nothing was restored: {0}")]
     Unverified(Problem),
+    #[error("{0} bookchat node(s) serve this PostgreSQL database; stop them first")]
+    Serving(i64),
+    #[error(
+        "another import or restore is running on this PostgreSQL database; wait for it to end"
+    )]
+    Occupied,
+    #[error(
+        "the PostgreSQL database is not empty ({0} message(s) in it), so nothing was restored: \
+         restore loads a backup only into an empty database (create a new one and point \
+         BOOKCHAT_DATABASE_URL at it)"
+    )]
+    NotEmpty(i64),
+    #[error("cannot restore: {0}")]
+    Postgres(DbError),
     #[error("cannot restore: {context}: {source}")]
     Sqlite {
         context: String,
@@ -81,15 +95,16 @@ pub fn restore(data_dir: &Path, file: &Path) -> Result<Restored, RestoreError> {
 }
 
 /// The hidden files a restore works in, beside the database.
-struct Temps {
+pub(super) struct Temps {
     /// A copy of the file, the only thing ever opened as the file.
-    source: PathBuf,
-    /// The database being built, renamed to `bookchat.db` at the end.
-    fresh: PathBuf,
+    pub source: PathBuf,
+    /// The database being built, renamed to `bookchat.db` at the end (or, for PostgreSQL,
+    /// loaded into it).
+    pub fresh: PathBuf,
 }
 
 impl Temps {
-    fn remove(&self) {
+    pub(super) fn remove(&self) {
         remove_quietly(&self.source);
         remove_quietly(&self.fresh);
     }
@@ -131,7 +146,10 @@ fn restore_locked(
 /// Copies `file` through the backup API (so a WAL-mode file is read as one consistent
 /// state), checks the copy with every guard up, and builds the fresh database from its
 /// messages.
-fn check_and_rebuild(file: &Path, temps: &Temps) -> Result<rebuild::Built, RestoreError> {
+pub(super) fn check_and_rebuild(
+    file: &Path,
+    temps: &Temps,
+) -> Result<rebuild::Built, RestoreError> {
     let refused = |problem| RestoreError::Refused {
         file: file.to_owned(),
         problem,

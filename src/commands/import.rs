@@ -1,41 +1,63 @@
 //! `bookchat import`: the disaster-recovery path. Takes the data directory's lock (so it
 //! refuses while a server runs there), opens or creates the database, and fills it from
-//! the GitHub repository with a progress line and a closing summary.
+//! the GitHub repository with a progress line and a closing summary. With a PostgreSQL
+//! URL it fills that database instead, holding it to itself: it refuses while any node
+//! serves it, and no node starts serving until it is done.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use crate::cli::ImportArgs;
 use crate::commands::messages;
-use crate::config::ConfigError;
+use crate::config::{self, ConfigError};
 use crate::db;
 use crate::error::Error;
 use crate::lock::DataDirLock;
-use crate::sync::import::{self, Phase, Progress};
+use crate::sync::import::{self, Phase, Progress, Summary};
+use crate::sync::import_sink::{ImportSink, PgSink};
 use crate::sync::GithubConfig;
 
 pub fn run(args: &ImportArgs) -> Result<(), Error> {
     let config = GithubConfig::from_args(&args.github)
         .map_err(ConfigError::from)?
         .ok_or(ConfigError::ImportNeedsGithub)?;
-    let dir = &args.data.data_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
-    let _lock = DataDirLock::acquire(dir)?;
-    let path = crate::backup::db_path(dir);
-    let mut conn = db::open_writer(&path)?;
-    db::migrate(&mut conn)?;
+    let summary = if let Some(url) = config::database_url(&args.data)? {
+        let mut sink = PgSink::open(&url)?;
+        let into = format!("PostgreSQL database {}", sink.database);
+        import_into(&config, &mut sink, &into)?
+    } else {
+        let dir = &args.data.data_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
+        let _lock = DataDirLock::acquire(dir)?;
+        let path = crate::backup::db_path(dir);
+        let mut conn = db::open_writer(&path)?;
+        db::migrate(&mut conn)?;
+        import_into(&config, &mut conn, &path.display().to_string())?
+    };
+    print_summary(&summary);
+    Ok(())
+}
+
+/// Runs the import into `sink` (named `into` for people) with the progress line.
+fn import_into(
+    config: &GithubConfig,
+    sink: &mut dyn ImportSink,
+    into: &str,
+) -> Result<Summary, Error> {
     eprintln!(
-        "importing from {} (branch {}, folder {}/) into {}",
+        "importing from {} (branch {}, folder {}/) into {into}",
         config.full_name(),
         config.branch,
         config.path,
-        path.display()
     );
     let mut line = ProgressLine::new();
-    let summary = import::run(&config, &mut conn, &mut |p| line.show(p));
+    let summary = import::run_into(config, sink, &mut |p| line.show(p));
     line.finish();
-    let summary = summary?;
+    Ok(summary?)
+}
+
+fn print_summary(summary: &Summary) {
     println!(
         "{} on the branch: {} added, {} already in the database{}{}; {} GitHub requests",
         messages(count(summary.found)),
@@ -51,7 +73,6 @@ pub fn run(args: &ImportArgs) -> Result<(), Error> {
         },
         summary.requests
     );
-    Ok(())
 }
 
 fn count(n: usize) -> i64 {

@@ -1,6 +1,8 @@
 //! `bookchat stats`: message counts, file sizes and the latest backup, as text or JSON.
 //! It opens the database read-only, so it works beside a running server, and it never
-//! reads the GitHub settings, so it cannot print the token.
+//! reads the GitHub settings, so it cannot print the token. With a PostgreSQL URL the
+//! counts and the size are PostgreSQL's (there is no SQLite file then); the URL, which
+//! holds a password, is never printed.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,10 +12,14 @@ use serde::Serialize;
 use crate::backup::{self, files};
 use crate::cli::StatsArgs;
 use crate::commands::human_bytes;
+use crate::config;
 use crate::db::queries::{self, Counts};
 use crate::db::sqlite::{self, Access};
 use crate::db::DbError;
 use crate::error::Error;
+use crate::secret::Secret;
+use crate::store::pg::command::Session;
+use crate::store::pg::counts_on;
 
 /// The `--json` shape; its field names are a promise to scripts.
 #[derive(Debug, Serialize)]
@@ -23,12 +29,19 @@ pub struct Report {
     pub backups: Backups,
 }
 
+/// Where the messages are. `store` is `sqlite` (with the file's `path` and `wal_bytes`)
+/// or `postgresql` (with the database's `name`).
 #[derive(Debug, Serialize)]
 pub struct DatabaseFiles {
-    pub path: String,
+    pub store: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub bytes: u64,
     /// The write-ahead log: commits not yet folded into the main file. 0 when absent.
-    pub wal_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,7 +52,10 @@ pub struct Backups {
 }
 
 pub fn run(args: &StatsArgs) -> Result<(), Error> {
-    let report = gather(&args.data.data_dir)?;
+    let report = match config::database_url(&args.data)? {
+        Some(url) => gather_postgres(&args.data.data_dir, &url)?,
+        None => gather(&args.data.data_dir)?,
+    };
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|err| Error::io("cannot encode the statistics", err.into()))?;
@@ -65,23 +81,48 @@ pub fn gather(data_dir: &Path) -> Result<Report, Error> {
     // server's `/api/stats`, which reads counters instead.
     let messages = queries::counts(&conn).map_err(DbError::from)?;
     drop(conn);
-    let folder = files::backups_dir(data_dir);
-    let found = files::list(&folder)
-        .map_err(|err| Error::io(format!("cannot list {}", folder.display()), err))?;
-    let newest = found.last();
     let (bytes, wal_bytes) = crate::db::sizes_on_disk(&db);
     Ok(Report {
         messages,
         database: DatabaseFiles {
-            path: db.display().to_string(),
+            store: "sqlite",
+            path: Some(db.display().to_string()),
+            name: None,
             bytes,
-            wal_bytes,
+            wal_bytes: Some(wal_bytes),
         },
-        backups: Backups {
-            count: found.len(),
-            last_at: newest.map(|b| files::rfc3339(b.at)),
-            last_path: newest.map(|b| b.path.display().to_string()),
+        backups: backups(data_dir)?,
+    })
+}
+
+/// The same figures from PostgreSQL: its counts, and the size of the whole database.
+pub fn gather_postgres(data_dir: &Path, url: &Secret) -> Result<Report, Error> {
+    let session = Session::open(url, "bookchat stats")?;
+    let messages = session.block_on(counts_on(&session.client))?;
+    let (name, bytes) = session.database()?;
+    Ok(Report {
+        messages,
+        database: DatabaseFiles {
+            store: "postgresql",
+            path: None,
+            name: Some(name),
+            bytes,
+            wal_bytes: None,
         },
+        backups: backups(data_dir)?,
+    })
+}
+
+/// The backups folder of the data directory, where `backup` writes with either store.
+fn backups(data_dir: &Path) -> Result<Backups, Error> {
+    let folder = files::backups_dir(data_dir);
+    let found = files::list(&folder)
+        .map_err(|err| Error::io(format!("cannot list {}", folder.display()), err))?;
+    let newest = found.last();
+    Ok(Backups {
+        count: found.len(),
+        last_at: newest.map(|b| files::rfc3339(b.at)),
+        last_path: newest.map(|b| b.path.display().to_string()),
     })
 }
 
@@ -94,7 +135,11 @@ pub fn render(report: &Report) -> String {
         (Some(at), Some(path)) => format!("{at} ({path})"),
         _ => "none".into(),
     };
-    let rows = [
+    let database = match (&d.path, &d.name) {
+        (Some(path), _) => path.clone(),
+        (None, name) => format!("PostgreSQL database {}", name.as_deref().unwrap_or("?")),
+    };
+    let mut rows = vec![
         ("messages", m.total.to_string()),
         ("  synced", m.synced.to_string()),
         ("  pending", m.pending.to_string()),
@@ -102,12 +147,15 @@ pub fn render(report: &Report) -> String {
             "newest message",
             m.newest_at.as_deref().unwrap_or("none").into(),
         ),
-        ("database", d.path.clone()),
+        ("database", database),
         ("database size", human_bytes(d.bytes)),
-        ("WAL size", human_bytes(d.wal_bytes)),
-        ("backups", b.count.to_string()),
-        ("last backup", last_backup),
     ];
+    // PostgreSQL has no write-ahead log file of ours to size.
+    if let Some(wal) = d.wal_bytes {
+        rows.push(("WAL size", human_bytes(wal)));
+    }
+    rows.push(("backups", b.count.to_string()));
+    rows.push(("last backup", last_backup));
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + 1;
     let mut text = String::new();
     for (label, value) in &rows {
@@ -131,9 +179,11 @@ mod tests {
                 oldest_pending_at: None,
             },
             database: DatabaseFiles {
-                path: "d/bookchat.db".into(),
+                store: "sqlite",
+                path: Some("d/bookchat.db".into()),
+                name: None,
                 bytes: 4096,
-                wal_bytes: 0,
+                wal_bytes: Some(0),
             },
             backups: Backups {
                 count: 0,

@@ -10,11 +10,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use serde::Deserialize;
 
 use super::failure::{backoff, seconds, Failure};
 use super::github::GitHub;
+use super::import_sink::{ImportSink, Imported};
 use super::layout;
 use super::naming::ids_added;
 use super::settings::GithubConfig;
@@ -36,6 +37,12 @@ pub enum ImportError {
     Archive(String),
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Store(crate::db::DbError),
+    #[error("a bookchat server is serving this database; stop every node first")]
+    Serving,
+    #[error("another import or restore is running on this database; wait for it to end")]
+    Occupied,
 }
 
 /// Where import stands, for the progress line.
@@ -99,22 +106,31 @@ struct File {
 struct Run<'a> {
     github: GitHub,
     folder: String,
-    conn: &'a mut Connection,
+    sink: &'a mut dyn ImportSink,
     report: &'a mut dyn FnMut(&Progress),
     progress: Progress,
     summary: Summary,
 }
 
-/// Imports every message file on the configured branch that the database lacks.
+/// Imports every message file on the configured branch that the SQLite database lacks.
 pub fn run(
     config: &GithubConfig,
     conn: &mut Connection,
     report: &mut dyn FnMut(&Progress),
 ) -> Result<Summary, ImportError> {
+    run_into(config, conn, report)
+}
+
+/// Imports every message file on the configured branch that `sink` lacks.
+pub fn run_into(
+    config: &GithubConfig,
+    sink: &mut dyn ImportSink,
+    report: &mut dyn FnMut(&Progress),
+) -> Result<Summary, ImportError> {
     let mut run = Run {
         github: GitHub::new(config.clone(), Arc::new(AtomicBool::new(false))),
         folder: config.path.clone(),
-        conn,
+        sink,
         report,
         progress: Progress {
             phase: Phase::Walking,
@@ -136,7 +152,7 @@ impl Run<'_> {
         let head = self.patient(GitHub::head)?;
         let root = self.patient(|gh| gh.tree_of(&head))?;
         let walked = self.walk(&root)?;
-        let have = existing_ids(self.conn)?;
+        let have = self.sink.existing_ids()?;
         // The walk sizes the work; the archive decides it, so a folder GitHub truncated
         // loses nothing.
         self.progress.missing = walked.values().filter(|id| !have.contains(id)).count();
@@ -327,7 +343,7 @@ impl Run<'_> {
                 .partition(|id| listed.contains(&files[id].0));
             unverified.extend(bad);
             done += good.len();
-            self.summary.added += insert(self.conn, files, &good, &sha)?;
+            self.summary.added += insert(self.sink, files, &good, &sha)?;
             self.tick(done);
         }
         unverified.sort_unstable();
@@ -335,7 +351,7 @@ impl Run<'_> {
             let path = files[&id].0.clone();
             if let Some(commit) = self.patient(|gh| gh.commit_touching(&path))? {
                 self.summary.looked_up += 1;
-                self.summary.added += insert(self.conn, files, &[id], &commit.sha)?;
+                self.summary.added += insert(self.sink, files, &[id], &commit.sha)?;
             }
             done += 1;
             self.tick(done);
@@ -360,32 +376,24 @@ impl Run<'_> {
     }
 }
 
-fn existing_ids(conn: &Connection) -> rusqlite::Result<HashSet<i64>> {
-    conn.prepare("SELECT id FROM messages")?
-        .query_map([], |row| row.get(0))?
-        .collect()
-}
-
 /// Inserts these messages as synced in `commit`; an id the database has is left alone.
 fn insert(
-    conn: &mut Connection,
+    sink: &mut dyn ImportSink,
     files: &HashMap<i64, (String, File)>,
     ids: &[i64],
     commit: &str,
-) -> rusqlite::Result<usize> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut added = 0;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO messages \
-             (id, content, author, created_at, git_commit_hash, synced) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 1)",
-        )?;
-        for id in ids {
+) -> Result<usize, ImportError> {
+    let rows: Vec<Imported> = ids
+        .iter()
+        .map(|id| {
             let file = &files[id].1;
-            added += stmt.execute((id, &file.content, &file.author, &file.created_at, commit))?;
-        }
-    }
-    tx.commit()?;
-    Ok(added)
+            Imported {
+                id: *id,
+                content: &file.content,
+                author: file.author.as_deref(),
+                created_at: &file.created_at,
+            }
+        })
+        .collect();
+    sink.insert(&rows, commit)
 }

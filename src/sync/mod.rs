@@ -7,6 +7,7 @@ mod failure;
 mod gitapi;
 mod github;
 pub mod import;
+pub mod import_sink;
 mod layout;
 mod naming;
 mod plan;

@@ -30,6 +30,7 @@ const OWN_VARS: &[&str] = &[
     "BOOKCHAT_ADMIN_TOKEN",
     "BOOKCHAT_DATABASE_URL",
     "BOOKCHAT_ACCESS_CODE",
+    "BOOKCHAT_DATABASE_URL",
 ];
 
 pub fn bookchat(dir: &Path) -> Command {

@@ -19,7 +19,7 @@ use crate::sync::{adding_commits, message_path};
 /// A message as a file holds it: (id, content, author, `created_at`).
 type Row = (i64, String, Option<String>, String);
 
-fn row(id: i64) -> Row {
+pub(crate) fn row(id: i64) -> Row {
     // Three days, a few authors, some without; text a plain string would get wrong.
     let day = 24 + id % 3;
     let author = (id % 4 != 0).then(|| format!("reader {}", id % 5));
@@ -60,7 +60,7 @@ fn file_bytes((id, content, author, created_at): &Row) -> Vec<u8> {
 }
 
 /// Commits `ids` in batches of `per_commit`, as sync does; returns id → commit.
-fn seed(
+pub(crate) fn seed(
     fake: &FakeGitHub,
     ids: std::ops::RangeInclusive<i64>,
     per_commit: usize,

@@ -38,6 +38,7 @@ mod ops_stats;
 mod persistence;
 mod pg;
 mod pg_checks;
+mod pg_commands;
 mod png_pack;
 mod restore_untrusted;
 mod scrapes;

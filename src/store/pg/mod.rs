@@ -4,13 +4,18 @@
 //! nodes' commits into this node's live page (see `listen`), and, with sync on, a lease
 //! that lets exactly one node sync to GitHub (see `lease`).
 
+pub mod command;
 mod connect;
+pub mod exclusive;
 mod feed;
+pub mod imported;
 mod lease;
 mod listen;
+pub mod load;
 pub mod queue;
 mod rows;
 pub mod schema;
+pub mod snapshot;
 mod writer;
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
