@@ -88,8 +88,14 @@ bookchat_pg_start() {
     "${as_owner[@]}" mkdir "$dir/socket" || { bookchat_pg_stop; return 1; }
 
     cat >"$dir/pgctl.sh" <<EOF
-#!/bin/sh
+#!/bin/bash
 # Controls the throwaway PostgreSQL cluster in $dir: pgctl.sh restart|stop|start|status
+# Descriptors the caller inherited (a build lock held by flock, say) are closed first: a
+# server started from here would otherwise hold them for as long as it runs.
+for fd in /proc/\$\$/fd/*; do
+    n=\${fd##*/}
+    if [ "\$n" -gt 2 ] 2>/dev/null; then eval "exec \$n>&-"; fi
+done
 exec ${as_owner[*]:+${as_owner[*]} }"$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -m fast "\$@"
 EOF
     chmod 755 "$dir/pgctl.sh"
