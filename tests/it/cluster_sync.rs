@@ -43,10 +43,11 @@ fn additions(fake: &FakeGitHub) -> BTreeMap<String, usize> {
     let mut added = BTreeMap::new();
     for commit in fake.commits() {
         for path in commit.added {
-            let is_message = path.ends_with(".json")
-                && path.rsplit('/').next().is_some_and(|name| {
-                    name.len() == 13 && name[..8].bytes().all(|b| b.is_ascii_digit())
-                });
+            // Day pages and the index are Markdown; a message's file is `<id:08>.json`.
+            let name = path.rsplit('/').next().unwrap_or_default();
+            let is_message = name.len() == 13
+                && name[..8].bytes().all(|b| b.is_ascii_digit())
+                && &name[8..] == ".json";
             if is_message {
                 *added.entry(path).or_insert(0) += 1;
             }
@@ -135,7 +136,7 @@ async fn when_the_syncing_node_dies_another_takes_over_and_each_message_lands_on
     )
     .await;
     if let Some(node) = nodes[survivor].take() {
-        let (status, _) = node.terminate();
-        assert!(status.success());
+        let (exit, _) = node.terminate();
+        assert!(exit.success());
     }
 }

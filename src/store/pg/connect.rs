@@ -94,6 +94,23 @@ impl Target {
             .map_err(DbError::from)
     }
 
+    /// The same target for sessions whose death PostgreSQL must notice quickly: the
+    /// server's own keepalives are set on them at start-up, so the advisory locks they hold
+    /// (the sync lease, the serve lock) are freed within about 11 s of their node
+    /// vanishing, not after the kernel's two hours.
+    #[must_use]
+    pub fn watched(&self) -> Target {
+        let mut watched = self.clone();
+        let ours =
+            "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3";
+        let options = match self.config.get_options() {
+            Some(theirs) if !theirs.is_empty() => format!("{theirs} {ours}"),
+            _ => ours.to_owned(),
+        };
+        watched.config.options(options);
+        watched
+    }
+
     /// A session whose connection runs in a task of its own, for work that needs no
     /// notifications (commands, migrations).
     pub async fn client(&self) -> Result<Client, DbError> {
@@ -170,6 +187,23 @@ mod tests {
         assert_eq!(
             own.config.get_connect_timeout(),
             Some(&Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn watched_sessions_ask_for_server_keepalives_and_keep_the_url_options() {
+        let plain = Target::parse("postgres://h/db", "x").unwrap().watched();
+        assert!(plain
+            .config
+            .get_options()
+            .is_some_and(|o| o.starts_with("-c tcp_keepalives_idle=5")));
+        let own = Target::parse("postgres://h/db?options=-c%20search_path%3Dchat", "x")
+            .unwrap()
+            .watched();
+        let options = own.config.get_options().unwrap();
+        assert!(
+            options.starts_with("-c search_path=chat -c tcp_keepalives_idle=5"),
+            "{options}"
         );
     }
 

@@ -62,7 +62,7 @@ impl Lease {
 pub async fn run(target: Target, lease: Arc<Lease>, mut stop: watch::Receiver<bool>) {
     let mut reported = false;
     while !*stop.borrow() {
-        match target.connect().await {
+        match target.watched().connect().await {
             Ok((client, connection)) => {
                 reported = false;
                 let (ended, mut ended_rx) = watch::channel(false);

@@ -129,7 +129,7 @@ pub(super) async fn run(
 
 /// A session that listens, holding the shared serve lock that keeps `import` away.
 async fn open(target: &Target) -> Result<(Client, mpsc::UnboundedReceiver<String>), DbError> {
-    let (client, connection) = target.connect().await?;
+    let (client, connection) = target.watched().connect().await?;
     let notes = drive(connection);
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
     let serving: bool = client
