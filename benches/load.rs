@@ -1,6 +1,7 @@
 //! `cargo bench`: starts the release `bookchat` as a child on a free port (rate limits
 //! off), drives it with its own HTTP/1.1 keep-alive client, and prints a table of
-//! throughput, latency, event fan-out, memory, binary size and cold start.
+//! throughput, latency, event fan-out, memory, binary size and cold start; with
+//! PostgreSQL, posts on one node and delivery from one node to the others.
 #![allow(
     clippy::cast_precision_loss,
     reason = "counts and sizes become f64 only to print them"
@@ -20,6 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 // Beside this file, not a bench of its own: it shares the client and the table.
+#[path = "load/cluster.rs"]
+mod cluster;
 #[path = "load/events.rs"]
 mod events;
 #[path = "load/members.rs"]
@@ -301,6 +304,11 @@ fn main() {
                 &format!("p50 {} p99 {} ({} req)", ms(r.p50), ms(r.p99), r.requests),
             );
         }
+    });
+    // Beside the SQLite rows: the same posts on one node over PostgreSQL.
+    let database = runtime.block_on(cluster::Database::create());
+    cluster::post_rows(&runtime, database.as_ref());
+    runtime.block_on(async {
         let r = load(server.addr, 64, get_request("/api/messages"), 200).await;
         row(
             "GET newest 50, 64 conn",
@@ -332,6 +340,10 @@ fn main() {
         }
     });
     drop(server);
+    cluster::delivery_rows(&runtime, database.as_ref());
+    if let Ok(database) = database {
+        runtime.block_on(database.remove());
+    }
     members::rows(&runtime);
     metrics::rows(&runtime);
 }

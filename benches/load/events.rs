@@ -1,5 +1,5 @@
 //! Event streams: subscribing to `/api/events`, and the delay from a POST being sent to
-//! each stream reading its event.
+//! each stream reading its event, on one node (here) or across nodes (`cluster`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
