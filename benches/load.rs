@@ -1,6 +1,7 @@
 //! `cargo bench`: starts the release `bookchat` as a child on a free port (rate limits
 //! off), drives it with its own HTTP/1.1 keep-alive client, and prints a table of
-//! throughput, latency, event fan-out, memory, binary size and cold start.
+//! throughput, latency, event fan-out, memory, binary size and cold start; with
+//! PostgreSQL, posts on one node and delivery from one node to the others.
 #![allow(
     clippy::cast_precision_loss,
     reason = "counts and sizes become f64 only to print them"
@@ -18,9 +19,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
 
 // Beside this file, not a bench of its own: it shares the client and the table.
+#[path = "load/cluster.rs"]
+mod cluster;
+#[path = "load/events.rs"]
+mod events;
 #[path = "load/members.rs"]
 mod members;
 #[path = "load/metrics.rs"]
@@ -236,73 +240,6 @@ async fn load(addr: SocketAddr, connections: usize, request: Vec<u8>, expect: u1
     }
 }
 
-/// Opens `streams` event streams, posts messages one at a time, and measures from each
-/// POST being sent to each stream seeing its event. Returns (p50, p99, RSS with streams).
-async fn fan_out(server: &Server, streams: usize, posts: usize) -> (Duration, Duration, f64) {
-    let seen: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::default();
-    let mut readers = Vec::new();
-    for _ in 0..streams {
-        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-        stream
-            .write_all(b"GET /api/events HTTP/1.1\r\nHost: b\r\n\r\n")
-            .await
-            .expect("subscribe");
-        let seen = Arc::clone(&seen);
-        readers.push(tokio::spawn(async move {
-            let mut chunk = vec![0u8; 8192];
-            let mut text = String::new();
-            while let Ok(n) = stream.read(&mut chunk).await {
-                if n == 0 {
-                    break;
-                }
-                let at = Instant::now();
-                text.push_str(&String::from_utf8_lossy(&chunk[..n]));
-                while let Some(start) = text.find("id: ") {
-                    let Some(end) = text[start..].find('\n') else {
-                        break;
-                    };
-                    if let Ok(id) = text[start + 4..start + end].parse::<i64>() {
-                        seen.lock().await.push((id, at));
-                    }
-                    text.drain(..start + end);
-                }
-            }
-        }));
-    }
-    // Let every stream be set up before the first post.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss = server.rss_mb();
-    let mut client = Client::connect(server.addr).await;
-    let mut sent_at = Vec::new();
-    for i in 0..posts {
-        let request = post_request(&format!("fan-out {i}"));
-        let sent = Instant::now();
-        client.call(&request).await;
-        let id = latest_id(&client.buffer);
-        sent_at.push((id, sent));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let seen = seen.lock().await.clone();
-    for reader in readers {
-        reader.abort();
-    }
-    let mut delays: Vec<Duration> = seen
-        .iter()
-        .filter_map(|(id, at)| {
-            let (_, sent) = sent_at.iter().find(|(sid, _)| sid == id)?;
-            Some(at.saturating_duration_since(*sent))
-        })
-        .collect();
-    assert_eq!(
-        delays.len(),
-        streams * posts,
-        "every stream saw every message"
-    );
-    delays.sort_unstable();
-    (percentile(&delays, 0.5), percentile(&delays, 0.99), rss)
-}
-
 /// The `q` quantile of sorted samples, by the nearest-rank rule.
 #[allow(
     clippy::cast_possible_truncation,
@@ -367,6 +304,11 @@ fn main() {
                 &format!("p50 {} p99 {} ({} req)", ms(r.p50), ms(r.p99), r.requests),
             );
         }
+    });
+    // Beside the SQLite rows: the same posts on one node over PostgreSQL.
+    let database = runtime.block_on(cluster::Database::create());
+    cluster::post_rows(&runtime, database.as_ref());
+    runtime.block_on(async {
         let r = load(server.addr, 64, get_request("/api/messages"), 200).await;
         row(
             "GET newest 50, 64 conn",
@@ -384,7 +326,7 @@ fn main() {
             &format!("p50 {} p99 {}", ms(r.p50), ms(r.p99)),
         );
         for streams in [100, 1000] {
-            let (p50, p99, rss) = fan_out(&server, streams, 20).await;
+            let (p50, p99, rss) = events::fan_out(&server, streams, 20).await;
             row(
                 &format!("SSE delivery, {streams} streams"),
                 &format!("p99 {}", ms(p99)),
@@ -398,6 +340,10 @@ fn main() {
         }
     });
     drop(server);
+    cluster::delivery_rows(&runtime, database.as_ref());
+    if let Ok(database) = database {
+        runtime.block_on(database.remove());
+    }
     members::rows(&runtime);
     metrics::rows(&runtime);
 }
