@@ -31,8 +31,10 @@ impl PgQueue {
         &self,
         work: impl std::future::Future<Output = Result<T, DbError>>,
     ) -> Result<T, DbError> {
+        // The timer is made inside the future: this thread is not the runtime's, and a
+        // `Sleep` made outside its context panics ("there is no reactor running").
         self.handle
-            .block_on(tokio::time::timeout(DEADLINE, work))
+            .block_on(async { tokio::time::timeout(DEADLINE, work).await })
             .unwrap_or_else(|_| Err(DbError::Postgres("no answer from PostgreSQL".into())))
     }
 
