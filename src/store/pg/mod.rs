@@ -281,6 +281,15 @@ impl Pg {
         !self.inner.jobs.is_closed()
     }
 
+    /// Bytes of this database on the server (`pg_database_size`).
+    pub async fn size(&self) -> Result<u64, DbError> {
+        let client = self.inner.pool.get().await.map_err(pool_error)?;
+        let row = client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
     /// Lets the writer finish what is queued (waiting at most `CLOSE_DEADLINE`), then
     /// stops this node's listener and lease, which frees the sync lock at once. Blocking:
     /// call from `spawn_blocking` or a thread of its own.
