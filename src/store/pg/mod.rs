@@ -70,6 +70,8 @@ struct Inner {
     stop: watch::Sender<bool>,
     listening: watch::Receiver<bool>,
     lease: Arc<lease::Lease>,
+    /// Whether the task that keeps `lease` was started (by the first `sync_queue`).
+    lease_started: std::sync::Once,
     /// Called when the listener brings in other nodes' messages: wakes the sync worker.
     on_created: Arc<OnceLock<Hook>>,
     // std Mutexes: touched at start and at shutdown only, never across an await.
@@ -137,6 +139,7 @@ impl Pg {
                 stop,
                 listening,
                 lease: Arc::default(),
+                lease_started: std::sync::Once::new(),
                 on_created,
                 tasks: Mutex::new(vec![listener, writer]),
                 writer_done: Mutex::new(Some(writer_done)),
@@ -158,13 +161,18 @@ impl Pg {
     }
 
     /// The sync worker's queue; starts the lease task, so only nodes with sync on compete.
+    /// One lease task per node, however many queues are made (the worker makes two: its
+    /// own and its write budget's): two sessions sharing one `Lease` would each find the
+    /// other's lock not theirs and drop the lease, over and over.
     pub fn sync_queue(&self) -> PgQueue {
-        let task = tokio::spawn(lease::run(
-            self.inner.target.clone(),
-            Arc::clone(&self.inner.lease),
-            self.inner.stop.subscribe(),
-        ));
-        self.inner.tasks().push(task);
+        self.inner.lease_started.call_once(|| {
+            let task = tokio::spawn(lease::run(
+                self.inner.target.clone(),
+                Arc::clone(&self.inner.lease),
+                self.inner.stop.subscribe(),
+            ));
+            self.inner.tasks().push(task);
+        });
         PgQueue {
             pool: self.inner.pool.clone(),
             handle: tokio::runtime::Handle::current(),
