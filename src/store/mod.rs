@@ -142,6 +142,15 @@ impl Store {
         }
     }
 
+    /// Bytes the store takes, and of its write-ahead log: the SQLite file at `sqlite_path`
+    /// and its `-wal`, or the PostgreSQL database (its WAL is the cluster's, not counted).
+    pub async fn size(&self, sqlite_path: &Path) -> Result<(u64, u64), DbError> {
+        match self {
+            Store::Sqlite(_) => Ok(crate::db::sizes_on_disk(sqlite_path)),
+            Store::Postgres(pg) => Ok((pg.size().await?, 0)),
+        }
+    }
+
     /// Health: the store accepts writes and answers a query.
     pub async fn ping(&self) -> Result<(), DbError> {
         match self {

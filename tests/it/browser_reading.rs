@@ -316,7 +316,7 @@ async fn scrolling_up_loads_history_in_place_and_the_dom_stays_bounded() {
     };
     let dir = tempfile::tempdir().unwrap();
     let contents: Vec<String> = (1..=2000).map(|i| format!("seeded {i}")).collect();
-    store_offline(dir.path(), &contents).await;
+    store_offline(dir.path(), &contents, |_| {}).await;
     let server = TestServer::start_in(dir.path(), |_| {}).await;
     let session = driver.desktop().await;
     open_page(&session, &server).await;

@@ -11,6 +11,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::stores::per_store;
 use crate::support::{eventually, raw_status, request_from, TestServer};
 
 const HOME: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -177,42 +178,43 @@ async fn a_peer_past_its_connection_cap_gets_429_and_others_are_served() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_reader_that_never_reads_is_dropped_and_its_slot_comes_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_configured(
-        dir.path(),
-        |a| a.limits.max_streams_per_client = 1,
-        |c| c.connections.slow_reader_deadline = Duration::from_millis(300),
-    )
-    .await;
-    // A small receive window, so the server's buffers fill after fewer messages.
-    let mut stuck = connect_from(SECOND, server.addr, Some(4096)).await;
-    stuck
-        .write_all(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    eventually("the stream to open", WAIT, || async {
-        (open_streams(&server).await == 1).then_some(())
-    })
-    .await;
-    Stream::open(server.addr, SECOND, None)
-        .await
-        .assert_too_many()
+per_store! {
+    async fn a_reader_that_never_reads_is_dropped_and_its_slot_comes_back(store) {
+        let dir = tempfile::tempdir().unwrap();
+        let server = store.start_configured(
+            dir.path(),
+            |a| a.limits.max_streams_per_client = 1,
+            |c| c.connections.slow_reader_deadline = Duration::from_millis(300),
+        )
         .await;
+        // A small receive window, so the server's buffers fill after fewer messages.
+        let mut stuck = connect_from(SECOND, server.addr, Some(4096)).await;
+        stuck
+            .write_all(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        eventually("the stream to open", WAIT, || async {
+            (open_streams(&server).await == 1).then_some(())
+        })
+        .await;
+        Stream::open(server.addr, SECOND, None)
+            .await
+            .assert_too_many()
+            .await;
 
-    flood_until_dropped(&server).await;
-    // The connection itself is closed too: what was in flight arrives, then the end.
-    let drained = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(1..) = stuck.read(&mut buf).await {}
-    })
-    .await;
-    assert!(drained.is_ok(), "the stuck connection was closed");
-    let fresh = Stream::open(server.addr, SECOND, None).await;
-    assert_eq!(fresh.status, 200, "the client's share came back");
-    drop(fresh);
-    server.stop().await;
+        flood_until_dropped(&server).await;
+        // The connection itself is closed too: what was in flight arrives, then the end.
+        let drained = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(1..) = stuck.read(&mut buf).await {}
+        })
+        .await;
+        assert!(drained.is_ok(), "the stuck connection was closed");
+        let fresh = Stream::open(server.addr, SECOND, None).await;
+        assert_eq!(fresh.status, 200, "the client's share came back");
+        drop(fresh);
+        server.stop().await;
+    }
 }
 
 /// Posts the largest messages, 20 at a time, until the stuck stream is gone: its queue

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
+use crate::stores::per_store;
 use crate::support::{raw, raw_status, request_from, Reply, TestServer};
 
 const LOCAL: [u8; 4] = [127, 0, 0, 1];
@@ -35,26 +36,27 @@ async fn stored_count(server: &TestServer) -> usize {
     listed["messages"].as_array().unwrap().len()
 }
 
-#[tokio::test]
-async fn the_same_key_sent_in_parallel_stores_one_message() {
-    let server = TestServer::start().await;
-    // Padding in the body: still the same message after parsing.
-    let bodies = [hello("once"), hello("  once\n"), hello("once")];
-    let replies = send_together(&server, &bodies).await;
-    let ids: Vec<i64> = replies
-        .iter()
-        .map(|reply| {
-            assert_eq!(reply.status, 201, "{}", reply.text());
-            reply.json()["id"].as_i64().unwrap()
-        })
-        .collect();
-    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
-    assert_eq!(stored_count(&server).await, 1);
-    let location = format!("/api/messages/{}", ids[0]);
-    assert!(replies
-        .iter()
-        .all(|r| r.header("location") == Some(&location)));
-    server.stop().await;
+per_store! {
+    async fn the_same_key_sent_in_parallel_stores_one_message(store) {
+        let server = store.start().await;
+        // Padding in the body: still the same message after parsing.
+        let bodies = [hello("once"), hello("  once\n"), hello("once")];
+        let replies = send_together(&server, &bodies).await;
+        let ids: Vec<i64> = replies
+            .iter()
+            .map(|reply| {
+                assert_eq!(reply.status, 201, "{}", reply.text());
+                reply.json()["id"].as_i64().unwrap()
+            })
+            .collect();
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        assert_eq!(stored_count(&server).await, 1);
+        let location = format!("/api/messages/{}", ids[0]);
+        assert!(replies
+            .iter()
+            .all(|r| r.header("location") == Some(&location)));
+        server.stop().await;
+    }
 }
 
 /// Sends every body with one key at once, each on its own connection.
@@ -79,109 +81,112 @@ async fn send_together(server: &TestServer, bodies: &[String]) -> Vec<Reply> {
     replies
 }
 
-#[tokio::test]
-async fn a_key_reused_with_another_body_is_refused() {
-    let server = TestServer::start().await;
-    let first = post_keyed(&server, LOCAL, "k-422", &hello("first")).await;
-    assert_eq!(first.status, 201, "{}", first.text());
-    let other_author = json!({ "content": "first", "author": "bob" }).to_string();
-    for body in [hello("second"), other_author] {
-        let reply = post_keyed(&server, LOCAL, "k-422", &body).await;
-        let error = reply.assert_error(422);
-        assert!(error.contains("Idempotency-Key"), "{error}");
+per_store! {
+    async fn a_key_reused_with_another_body_is_refused(store) {
+        let server = store.start().await;
+        let first = post_keyed(&server, LOCAL, "k-422", &hello("first")).await;
+        assert_eq!(first.status, 201, "{}", first.text());
+        let other_author = json!({ "content": "first", "author": "bob" }).to_string();
+        for body in [hello("second"), other_author] {
+            let reply = post_keyed(&server, LOCAL, "k-422", &body).await;
+            let error = reply.assert_error(422);
+            assert!(error.contains("Idempotency-Key"), "{error}");
+        }
+        assert_eq!(stored_count(&server).await, 1);
+        server.stop().await;
     }
-    assert_eq!(stored_count(&server).await, 1);
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn clients_use_the_same_key_independently() {
-    let server = TestServer::start().await;
-    let other = [127, 0, 0, 2];
-    let a = post_keyed(&server, LOCAL, "shared", &hello("from a")).await;
-    let b = post_keyed(&server, other, "shared", &hello("from b")).await;
-    assert_eq!(
-        (a.status, b.status),
-        (201, 201),
-        "{} {}",
-        a.text(),
-        b.text()
-    );
-    assert_ne!(a.json()["id"], b.json()["id"]);
-    // Each client's repeat answers its own message.
-    let b_again = post_keyed(&server, other, "shared", &hello("from b")).await;
-    assert_eq!(b_again.status, 201);
-    assert_eq!(b_again.json(), b.json());
-    let a_other = post_keyed(&server, LOCAL, "shared", &hello("from b")).await;
-    a_other.assert_error(422);
-    assert_eq!(stored_count(&server).await, 2);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_key_whose_message_was_deleted_is_gone() {
-    let server = TestServer::start().await;
-    let first = post_keyed(&server, LOCAL, "k-410", &hello("doomed")).await;
-    let id = first.json()["id"].as_i64().unwrap();
-    let conn = bookchat::db::open_writer(&server.state.config.db_path()).unwrap();
-    let now = bookchat::db::now_rfc3339();
-    assert!(bookchat::db::tombstone(&conn, id, &now).unwrap().deleted());
-    let again = post_keyed(&server, LOCAL, "k-410", &hello("doomed")).await;
-    let error = again.assert_error(410);
-    assert!(error.contains("deleted"), "{error}");
-    // Nothing new was stored in its place.
-    let newest = server.post_message("after").await;
-    assert_eq!(newest["id"].as_i64().unwrap(), id + 1);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn malformed_keys_are_refused_and_store_nothing() {
-    let server = TestServer::start().await;
-    let too_long = "k".repeat(256);
-    for key in ["", "has space", too_long.as_str()] {
-        let reply = post_keyed(&server, LOCAL, key, &hello("nope")).await;
-        let error = reply.assert_error(400);
-        assert!(error.contains("Idempotency-Key"), "{key:?}: {error}");
-    }
-    let longest = "~".repeat(255);
-    let ok = post_keyed(&server, LOCAL, &longest, &hello("fits")).await;
-    assert_eq!(ok.status, 201, "{}", ok.text());
-    // Bytes no client library would send: UTF-8, and the header twice.
-    let body = hello("nope");
-    for extra in [
-        "Idempotency-Key: caf\u{e9}\r\n".to_owned(),
-        "Idempotency-Key: a\r\nIdempotency-Key: a\r\n".to_owned(),
-    ] {
-        let request = format!(
-            "POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
-            body.len()
+per_store! {
+    async fn clients_use_the_same_key_independently(store) {
+        let server = store.start().await;
+        let other = [127, 0, 0, 2];
+        let a = post_keyed(&server, LOCAL, "shared", &hello("from a")).await;
+        let b = post_keyed(&server, other, "shared", &hello("from b")).await;
+        assert_eq!(
+            (a.status, b.status),
+            (201, 201),
+            "{} {}",
+            a.text(),
+            b.text()
         );
-        let answer = raw(server.addr, request.as_bytes()).await;
-        assert_eq!(raw_status(&answer), 400, "{extra:?}: {answer}");
+        assert_ne!(a.json()["id"], b.json()["id"]);
+        // Each client's repeat answers its own message.
+        let b_again = post_keyed(&server, other, "shared", &hello("from b")).await;
+        assert_eq!(b_again.status, 201);
+        assert_eq!(b_again.json(), b.json());
+        let a_other = post_keyed(&server, LOCAL, "shared", &hello("from b")).await;
+        a_other.assert_error(422);
+        assert_eq!(stored_count(&server).await, 2);
+        server.stop().await;
     }
-    assert_eq!(stored_count(&server).await, 1);
-    server.stop().await;
 }
 
-#[tokio::test]
-async fn a_key_still_answers_its_message_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = TestServer::start_in(dir.path(), |_| {}).await;
-    let created = post_keyed(&first, LOCAL, "durable", &hello("kept")).await;
-    assert_eq!(created.status, 201);
-    first.stop().await;
+per_store! {
+    async fn a_key_whose_message_was_deleted_is_gone(store) {
+        let server = store.start().await;
+        let first = post_keyed(&server, LOCAL, "k-410", &hello("doomed")).await;
+        let id = first.json()["id"].as_i64().unwrap();
+        assert!(server.state.store.delete(id).await.unwrap().deleted());
+        let again = post_keyed(&server, LOCAL, "k-410", &hello("doomed")).await;
+        let error = again.assert_error(410);
+        assert!(error.contains("deleted"), "{error}");
+        // Nothing new was stored in its place.
+        let newest = server.post_message("after").await;
+        assert_eq!(newest["id"].as_i64().unwrap(), id + 1);
+        server.stop().await;
+    }
+}
 
-    let second = TestServer::start_in(dir.path(), |_| {}).await;
-    let again = post_keyed(&second, LOCAL, "durable", &hello("kept")).await;
-    assert_eq!(again.status, 201, "{}", again.text());
-    assert_eq!(again.json(), created.json());
-    post_keyed(&second, LOCAL, "durable", &hello("changed"))
-        .await
-        .assert_error(422);
-    assert_eq!(stored_count(&second).await, 1);
-    second.stop().await;
+per_store! {
+    async fn malformed_keys_are_refused_and_store_nothing(store) {
+        let server = store.start().await;
+        let too_long = "k".repeat(256);
+        for key in ["", "has space", too_long.as_str()] {
+            let reply = post_keyed(&server, LOCAL, key, &hello("nope")).await;
+            let error = reply.assert_error(400);
+            assert!(error.contains("Idempotency-Key"), "{key:?}: {error}");
+        }
+        let longest = "~".repeat(255);
+        let ok = post_keyed(&server, LOCAL, &longest, &hello("fits")).await;
+        assert_eq!(ok.status, 201, "{}", ok.text());
+        // Bytes no client library would send: UTF-8, and the header twice.
+        let body = hello("nope");
+        for extra in [
+            "Idempotency-Key: caf\u{e9}\r\n".to_owned(),
+            "Idempotency-Key: a\r\nIdempotency-Key: a\r\n".to_owned(),
+        ] {
+            let request = format!(
+                "POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+                body.len()
+            );
+            let answer = raw(server.addr, request.as_bytes()).await;
+            assert_eq!(raw_status(&answer), 400, "{extra:?}: {answer}");
+        }
+        assert_eq!(stored_count(&server).await, 1);
+        server.stop().await;
+    }
+}
+
+per_store! {
+    async fn a_key_still_answers_its_message_after_a_restart(store) {
+        let dir = tempfile::tempdir().unwrap();
+        let first = store.start_in(dir.path(), |_| {}).await;
+        let created = post_keyed(&first, LOCAL, "durable", &hello("kept")).await;
+        assert_eq!(created.status, 201);
+        first.stop().await;
+
+        let second = store.start_in(dir.path(), |_| {}).await;
+        let again = post_keyed(&second, LOCAL, "durable", &hello("kept")).await;
+        assert_eq!(again.status, 201, "{}", again.text());
+        assert_eq!(again.json(), created.json());
+        post_keyed(&second, LOCAL, "durable", &hello("changed"))
+            .await
+            .assert_error(422);
+        assert_eq!(stored_count(&second).await, 1);
+        second.stop().await;
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bookchat::cli::ServeArgs;
 
+use crate::stores::per_store;
 use crate::support::{request, request_from, Reply, TestServer};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -32,41 +33,42 @@ fn assert_limited(reply: &Reply, limit: &str, retry_after: &str) {
     assert_eq!(reply.header("x-ratelimit-remaining"), Some("0"));
 }
 
-#[tokio::test]
-async fn the_post_after_the_burst_is_429_while_another_client_is_served() {
-    let server = limited(|a| {
-        a.limits.write_rate = "30/60".into();
-        a.limits.write_burst = 3;
-    })
-    .await;
-    for remaining in ["2", "1", "0"] {
-        let reply = post_as(&server, None).await;
-        assert_eq!(reply.status, 201, "{}", reply.text());
-        assert_eq!(reply.header("x-ratelimit-limit"), Some("3"));
-        assert_eq!(reply.header("x-ratelimit-remaining"), Some(remaining));
-    }
-    // 30 per 60 s: the next token comes in 2 s.
-    let refused = post_as(&server, None).await;
-    assert_limited(&refused, "3", "2");
-    assert!(refused.json()["error"].as_str().unwrap().contains("2 s"));
+per_store! {
+    async fn the_post_after_the_burst_is_429_while_another_client_is_served(store) {
+        let server = store.start_with(|a| {
+            a.limits.write_rate = "30/60".into();
+            a.limits.write_burst = 3;
+        })
+        .await;
+        for remaining in ["2", "1", "0"] {
+            let reply = post_as(&server, None).await;
+            assert_eq!(reply.status, 201, "{}", reply.text());
+            assert_eq!(reply.header("x-ratelimit-limit"), Some("3"));
+            assert_eq!(reply.header("x-ratelimit-remaining"), Some(remaining));
+        }
+        // 30 per 60 s: the next token comes in 2 s.
+        let refused = post_as(&server, None).await;
+        assert_limited(&refused, "3", "2");
+        assert!(refused.json()["error"].as_str().unwrap().contains("2 s"));
 
-    let other = request_from(
-        OTHER_CLIENT,
-        server.addr,
-        "POST",
-        "/api/messages",
-        &[JSON],
-        BODY,
-    )
-    .await;
-    assert_eq!(other.status, 201, "another address has its own bucket");
-    let stored = server.get("/api/messages").await.json();
-    assert_eq!(
-        stored["messages"].as_array().unwrap().len(),
-        4,
-        "the refused POST stored nothing"
-    );
-    server.stop().await;
+        let other = request_from(
+            OTHER_CLIENT,
+            server.addr,
+            "POST",
+            "/api/messages",
+            &[JSON],
+            BODY,
+        )
+        .await;
+        assert_eq!(other.status, 201, "another address has its own bucket");
+        let stored = server.get("/api/messages").await.json();
+        assert_eq!(
+            stored["messages"].as_array().unwrap().len(),
+            4,
+            "the refused POST stored nothing"
+        );
+        server.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -85,29 +87,30 @@ async fn a_token_is_back_when_retry_after_says() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn reads_have_their_own_bucket_and_the_page_and_health_are_not_limited() {
-    let server = limited(|a| {
-        a.limits.read_rate = "1/60".into();
-        a.limits.read_burst = 2;
-        a.limits.write_rate = "1/60".into();
-        a.limits.write_burst = 1;
-    })
-    .await;
-    assert_eq!(server.get("/api/messages").await.status, 200);
-    let second = server.get("/api/messages/1").await;
-    assert_eq!(second.status, 404);
-    assert_eq!(second.header("x-ratelimit-remaining"), Some("0"));
-    assert_limited(&server.get("/api/messages").await, "2", "60");
-    assert_limited(&server.get("/api/stats").await, "2", "60");
-    // The write bucket is separate and still full.
-    assert_eq!(post_as(&server, None).await.status, 201);
-    for path in ["/api/health", "/", "/static/app.js"] {
-        let reply = server.get(path).await;
-        assert_eq!(reply.status, 200, "{path}");
-        assert_eq!(reply.header("x-ratelimit-limit"), None, "{path}");
+per_store! {
+    async fn reads_have_their_own_bucket_and_the_page_and_health_are_not_limited(store) {
+        let server = store.start_with(|a| {
+            a.limits.read_rate = "1/60".into();
+            a.limits.read_burst = 2;
+            a.limits.write_rate = "1/60".into();
+            a.limits.write_burst = 1;
+        })
+        .await;
+        assert_eq!(server.get("/api/messages").await.status, 200);
+        let second = server.get("/api/messages/1").await;
+        assert_eq!(second.status, 404);
+        assert_eq!(second.header("x-ratelimit-remaining"), Some("0"));
+        assert_limited(&server.get("/api/messages").await, "2", "60");
+        assert_limited(&server.get("/api/stats").await, "2", "60");
+        // The write bucket is separate and still full.
+        assert_eq!(post_as(&server, None).await.status, 201);
+        for path in ["/api/health", "/", "/static/app.js"] {
+            let reply = server.get(path).await;
+            assert_eq!(reply.status, 200, "{path}");
+            assert_eq!(reply.header("x-ratelimit-limit"), None, "{path}");
+        }
+        server.stop().await;
     }
-    server.stop().await;
 }
 
 #[tokio::test]

@@ -8,45 +8,47 @@
 use std::collections::BTreeMap;
 
 use crate::binary::spawn_server;
+use crate::stores::per_store;
 use crate::support::{request, TestServer};
 
-#[tokio::test]
-async fn stats_move_as_requests_are_made() {
-    let server = TestServer::start().await;
-    let before = server.stats().await;
-    for i in 0..3 {
-        server.post_message(&format!("counted {i}")).await;
+per_store! {
+    async fn stats_move_as_requests_are_made(store) {
+        let server = store.start().await;
+        let before = server.stats().await;
+        for i in 0..3 {
+            server.post_message(&format!("counted {i}")).await;
+        }
+        assert_eq!(server.get("/nope").await.status, 404);
+        let after = server.stats().await;
+        let total = |s: &serde_json::Value| s["requests"]["total"].as_u64().unwrap();
+        // The three POSTs, the 404 and the first stats request itself.
+        assert_eq!(total(&after) - total(&before), 5, "{after}");
+        assert_eq!(after["requests"]["by_status"]["4xx"], 1);
+        assert!(after["requests"]["by_status"]["2xx"].as_u64().unwrap() >= 4);
+        assert_eq!(after["requests"]["by_route"]["/api/messages"], 3);
+        assert_eq!(after["requests"]["by_route"]["other"], 1);
+        for q in ["p50", "p95", "p99", "mean"] {
+            let ms = after["latency_ms"][q]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{q}: {after}"));
+            assert!(ms > 0.0, "{q}");
+        }
+        assert_eq!(after["messages"]["total"], 3);
+        assert_eq!(after["messages"]["pending"], 3);
+        assert!(
+            after["connections"]["open"].as_u64().unwrap() >= 1,
+            "{after}"
+        );
+        assert!(after["connections"]["total"].as_u64().unwrap() >= 6);
+        assert!(after["process"]["resident_bytes"].as_u64().unwrap() > 1_000_000);
+        assert!(after["process"]["cpu_seconds"].as_f64().is_some());
+        assert!(after["database"]["bytes"].as_u64().unwrap() > 0);
+        assert!(after["uptime_seconds"].is_u64());
+        assert_eq!(after["sync"]["state"], "off");
+        assert_eq!(after["backups"]["enabled"], false);
+        assert!(after["messages"]["newest_at"].is_string(), "{after}");
+        server.stop().await;
     }
-    assert_eq!(server.get("/nope").await.status, 404);
-    let after = server.stats().await;
-    let total = |s: &serde_json::Value| s["requests"]["total"].as_u64().unwrap();
-    // The three POSTs, the 404 and the first stats request itself.
-    assert_eq!(total(&after) - total(&before), 5, "{after}");
-    assert_eq!(after["requests"]["by_status"]["4xx"], 1);
-    assert!(after["requests"]["by_status"]["2xx"].as_u64().unwrap() >= 4);
-    assert_eq!(after["requests"]["by_route"]["/api/messages"], 3);
-    assert_eq!(after["requests"]["by_route"]["other"], 1);
-    for q in ["p50", "p95", "p99", "mean"] {
-        let ms = after["latency_ms"][q]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{q}: {after}"));
-        assert!(ms > 0.0, "{q}");
-    }
-    assert_eq!(after["messages"]["total"], 3);
-    assert_eq!(after["messages"]["pending"], 3);
-    assert!(
-        after["connections"]["open"].as_u64().unwrap() >= 1,
-        "{after}"
-    );
-    assert!(after["connections"]["total"].as_u64().unwrap() >= 6);
-    assert!(after["process"]["resident_bytes"].as_u64().unwrap() > 1_000_000);
-    assert!(after["process"]["cpu_seconds"].as_f64().is_some());
-    assert!(after["database"]["bytes"].as_u64().unwrap() > 0);
-    assert!(after["uptime_seconds"].is_u64());
-    assert_eq!(after["sync"]["state"], "off");
-    assert_eq!(after["backups"]["enabled"], false);
-    assert!(after["messages"]["newest_at"].is_string(), "{after}");
-    server.stop().await;
 }
 
 /// Parses the exposition text into `name{labels}` → value, checking every line's shape.
@@ -70,46 +72,47 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
     samples
 }
 
-#[tokio::test]
-async fn metrics_speak_prometheus_and_move_too() {
-    let server = TestServer::start().await;
-    let first = server.get("/metrics").await;
-    assert_eq!(first.status, 200);
-    assert_eq!(
-        first.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8")
-    );
-    let before = parse_metrics(&first.text());
-    server.post_message("for the counters").await;
-    server.get("/api/messages").await;
-    let after = parse_metrics(&server.get("/metrics").await.text());
-    let class = r#"bookchat_http_requests_total{class="2xx"}"#;
-    // The first /metrics, the POST and the GET.
-    assert_eq!(after[class] - before[class], 3.0);
-    assert_eq!(after["bookchat_messages_total"], 1.0);
-    assert_eq!(after["bookchat_messages_pending_sync"], 1.0);
-    assert_eq!(after["bookchat_sync_enabled"], 0.0);
-    assert_eq!(after["bookchat_backup_enabled"], 0.0);
-    assert!(after["process_resident_memory_bytes"] > 1e6);
-    assert!(after["bookchat_database_bytes"] > 0.0);
-    let count = after["bookchat_http_request_duration_seconds_count"];
-    let classes: f64 = after
-        .iter()
-        .filter(|(k, _)| k.starts_with("bookchat_http_requests_total{"))
-        .map(|(_, v)| v)
-        .sum();
-    assert_eq!(count, classes, "every answered request is in the histogram");
-    assert_eq!(
-        after[r#"bookchat_http_request_duration_seconds_bucket{le="+Inf"}"#],
-        count
-    );
-    let buckets: Vec<f64> = after
-        .iter()
-        .filter(|(k, _)| k.starts_with("bookchat_http_request_duration_seconds_bucket"))
-        .map(|(_, v)| *v)
-        .collect();
-    assert!(buckets.len() >= 10);
-    server.stop().await;
+per_store! {
+    async fn metrics_speak_prometheus_and_move_too(store) {
+        let server = store.start().await;
+        let first = server.get("/metrics").await;
+        assert_eq!(first.status, 200);
+        assert_eq!(
+            first.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        let before = parse_metrics(&first.text());
+        server.post_message("for the counters").await;
+        server.get("/api/messages").await;
+        let after = parse_metrics(&server.get("/metrics").await.text());
+        let class = r#"bookchat_http_requests_total{class="2xx"}"#;
+        // The first /metrics, the POST and the GET.
+        assert_eq!(after[class] - before[class], 3.0);
+        assert_eq!(after["bookchat_messages_total"], 1.0);
+        assert_eq!(after["bookchat_messages_pending_sync"], 1.0);
+        assert_eq!(after["bookchat_sync_enabled"], 0.0);
+        assert_eq!(after["bookchat_backup_enabled"], 0.0);
+        assert!(after["process_resident_memory_bytes"] > 1e6);
+        assert!(after["bookchat_database_bytes"] > 0.0);
+        let count = after["bookchat_http_request_duration_seconds_count"];
+        let classes: f64 = after
+            .iter()
+            .filter(|(k, _)| k.starts_with("bookchat_http_requests_total{"))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(count, classes, "every answered request is in the histogram");
+        assert_eq!(
+            after[r#"bookchat_http_request_duration_seconds_bucket{le="+Inf"}"#],
+            count
+        );
+        let buckets: Vec<f64> = after
+            .iter()
+            .filter(|(k, _)| k.starts_with("bookchat_http_request_duration_seconds_bucket"))
+            .map(|(_, v)| *v)
+            .collect();
+        assert!(buckets.len() >= 10);
+        server.stop().await;
+    }
 }
 
 #[tokio::test]

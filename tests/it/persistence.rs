@@ -1,27 +1,29 @@
 //! What survives a restart, and what the database refuses to open.
 
+use crate::stores::per_store;
 use crate::support::TestServer;
 
-#[tokio::test]
-async fn messages_survive_a_restart_and_ids_continue() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = TestServer::start_in(dir.path(), |_| {}).await;
-    let mut before = Vec::new();
-    for text in ["one", "two", "three"] {
-        before.push(first.post_message(text).await);
-    }
-    first.stop().await;
-    assert!(dir.path().join("bookchat.db").is_file());
+per_store! {
+    async fn messages_survive_a_restart_and_ids_continue(store) {
+        let dir = tempfile::tempdir().unwrap();
+        let first = store.start_in(dir.path(), |_| {}).await;
+        let mut before = Vec::new();
+        for text in ["one", "two", "three"] {
+            before.push(first.post_message(text).await);
+        }
+        first.stop().await;
+        assert_eq!(dir.path().join("bookchat.db").is_file(), !store.is_postgres());
 
-    let second = TestServer::start_in(dir.path(), |_| {}).await;
-    let listed = second.get("/api/messages").await.json();
-    assert_eq!(listed["messages"].as_array().unwrap(), &before);
-    let next = second.post_message("four").await;
-    assert_eq!(
-        next["id"].as_i64().unwrap(),
-        before[2]["id"].as_i64().unwrap() + 1
-    );
-    second.stop().await;
+        let second = store.start_in(dir.path(), |_| {}).await;
+        let listed = second.get("/api/messages").await.json();
+        assert_eq!(listed["messages"].as_array().unwrap(), &before);
+        let next = second.post_message("four").await;
+        assert_eq!(
+            next["id"].as_i64().unwrap(),
+            before[2]["id"].as_i64().unwrap() + 1
+        );
+        second.stop().await;
+    }
 }
 
 #[tokio::test]

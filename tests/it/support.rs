@@ -216,8 +216,13 @@ impl TestServer {
 /// Stores messages with sync off, then stops the server: a synced server started on `dir`
 /// afterwards finds them all pending in its first look, so how they are batched does not
 /// depend on how the threads were scheduled.
-pub async fn store_offline(dir: &Path, contents: &[String]) -> Vec<serde_json::Value> {
-    let server = TestServer::start_in(dir, |_| {}).await;
+/// Its arguments adjusted by `adjust` (the store, say).
+pub async fn store_offline(
+    dir: &Path,
+    contents: &[String],
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> Vec<serde_json::Value> {
+    let server = TestServer::start_in(dir, adjust).await;
     let mut stored = Vec::with_capacity(contents.len());
     for chunk in contents.chunks(200) {
         let posts: Vec<_> = chunk

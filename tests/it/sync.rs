@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::fake_github::{FakeGitHub, Fault};
-use crate::support::{eventually, fast_timing, github_args, store_offline, TestServer};
+use crate::fake_github::FakeGitHub;
+use crate::stores::per_store;
+use crate::support::{eventually, TestServer};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -79,347 +80,187 @@ pub(crate) async fn assert_each_committed_once(
     added
 }
 
-#[tokio::test]
-async fn a_message_becomes_a_file_and_its_commit_is_stored() {
-    let fake = FakeGitHub::start_default().await;
-    let server = TestServer::start_synced(&fake).await;
-    let posted = server.post_message("hello, GitHub").await;
-    assert_eq!(posted["synced"], false, "a 201 does not wait for GitHub");
-    server.wait_all_synced(1, PATIENCE).await;
-    let message = server.get("/api/messages/1").await.json();
-    let commits = fake.commits();
-    assert_eq!(commits.len(), 2, "the initial commit and ours");
-    assert_eq!(message["git_commit_hash"], commits[0].sha.as_str());
-    assert_eq!(commits[0].parents, vec![commits[1].sha.clone()]);
-    assert!(commits[0].message.contains('1'), "{}", commits[0].message);
-    assert_each_committed_once(&server, &fake, 1).await;
-    assert!(fake.file("README.md").is_some(), "others' files stay");
-    let writes: Vec<String> = fake
-        .requests()
-        .iter()
-        .filter(|r| r.write)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    assert_eq!(writes.len(), 3, "a tree, a commit and the ref: {writes:?}");
-    let stats = server.stats().await;
-    assert_eq!(stats["sync"]["enabled"], true);
-    assert!(stats["sync"]["last_success_at"].is_string(), "{stats}");
-    assert_eq!(stats["sync"]["last_error"], Value::Null);
-    server.stop().await;
+per_store! {
+    async fn a_message_becomes_a_file_and_its_commit_is_stored(store) {
+        let fake = FakeGitHub::start_default().await;
+        let server = store.start_synced(&fake).await;
+        let posted = server.post_message("hello, GitHub").await;
+        assert_eq!(posted["synced"], false, "a 201 does not wait for GitHub");
+        server.wait_all_synced(1, PATIENCE).await;
+        let message = server.get("/api/messages/1").await.json();
+        let commits = fake.commits();
+        assert_eq!(commits.len(), 2, "the initial commit and ours");
+        assert_eq!(message["git_commit_hash"], commits[0].sha.as_str());
+        assert_eq!(commits[0].parents, vec![commits[1].sha.clone()]);
+        assert!(commits[0].message.contains('1'), "{}", commits[0].message);
+        assert_each_committed_once(&server, &fake, 1).await;
+        assert!(fake.file("README.md").is_some(), "others' files stay");
+        let writes: Vec<String> = fake
+            .requests()
+            .iter()
+            .filter(|r| r.write)
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert_eq!(writes.len(), 3, "a tree, a commit and the ref: {writes:?}");
+        let stats = server.stats().await;
+        assert_eq!(stats["sync"]["enabled"], true);
+        assert!(stats["sync"]["last_success_at"].is_string(), "{stats}");
+        assert_eq!(stats["sync"]["last_error"], Value::Null);
+        server.stop().await;
+    }
 }
 
-#[tokio::test]
-async fn a_burst_of_200_messages_takes_a_few_commits() {
-    let fake = FakeGitHub::start_default().await;
-    let server = TestServer::start_synced(&fake).await;
-    let posts: Vec<_> = (0..200)
-        .map(|i| {
-            let addr = server.addr;
-            tokio::spawn(async move {
-                let body = serde_json::json!({ "content": format!("burst {i}") }).to_string();
-                crate::support::request(
-                    addr,
-                    "POST",
-                    "/api/messages",
-                    &[("content-type", "application/json")],
-                    body,
-                )
-                .await
-                .status
+per_store! {
+    async fn a_burst_of_200_messages_takes_a_few_commits(store) {
+        let fake = FakeGitHub::start_default().await;
+        let server = store.start_synced(&fake).await;
+        let posts: Vec<_> = (0..200)
+            .map(|i| {
+                let addr = server.addr;
+                tokio::spawn(async move {
+                    let body = serde_json::json!({ "content": format!("burst {i}") }).to_string();
+                    crate::support::request(
+                        addr,
+                        "POST",
+                        "/api/messages",
+                        &[("content-type", "application/json")],
+                        body,
+                    )
+                    .await
+                    .status
+                })
             })
+            .collect();
+        for post in posts {
+            assert_eq!(post.await.unwrap(), 201);
+        }
+        server.wait_all_synced(200, PATIENCE).await;
+        let added = assert_each_committed_once(&server, &fake, 200).await;
+        let commits: std::collections::BTreeSet<&String> = added.values().flatten().collect();
+        let requests = fake.requests().len();
+        eprintln!(
+            "burst of 200: {} commits, {requests} GitHub requests",
+            commits.len()
+        );
+        assert!(
+            commits.len() <= 5,
+            "{} commits for 200 messages",
+            commits.len()
+        );
+        assert!(requests <= 25, "{requests} requests for 200 messages");
+        assert!(fake.file("README.md").is_some(), "others' files stay");
+        server.stop().await;
+    }
+}
+
+per_store! {
+    async fn a_slow_github_never_slows_a_post(store) {
+        let fake = FakeGitHub::start_default().await;
+        fake.set_latency(Duration::from_secs(3));
+        let server = store.start_synced(&fake).await;
+        let mut took = Vec::new();
+        for i in 0..40 {
+            let started = Instant::now();
+            server
+                .post_message(&format!("while GitHub crawls {i}"))
+                .await;
+            took.push(started.elapsed());
+        }
+        took.sort();
+        let p95 = took[took.len() * 95 / 100 - 1];
+        eprintln!(
+            "POST latency with a 3 s GitHub: p50 {:?}, p95 {p95:?}, max {:?}",
+            took[took.len() / 2],
+            took[took.len() - 1]
+        );
+        // A POST that waited on GitHub would take 3 s; this bound only rules that out.
+        assert!(
+            took[took.len() - 1] < Duration::from_millis(1500),
+            "{took:?}"
+        );
+        assert!(
+            fake.request_count() >= 1,
+            "the worker was talking to GitHub"
+        );
+        server.stop().await;
+    }
+}
+
+per_store! {
+    async fn pending_messages_from_before_a_restart_are_synced_once(store) {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeGitHub::start_default().await;
+        fake.set_down(true);
+        let first = store.start_synced_in(dir.path(), &fake, |_| {}).await;
+        for i in 0..4 {
+            first.post_message(&format!("before restart {i}")).await;
+        }
+        first.stop().await;
+        fake.set_down(false);
+        let second = store.start_synced_in(dir.path(), &fake, |_| {}).await;
+        second.wait_all_synced(4, PATIENCE).await;
+        assert_each_committed_once(&second, &fake, 4).await;
+        second.stop().await;
+    }
+}
+
+per_store! {
+    async fn others_commits_on_the_branch_are_kept(store) {
+        let fake = FakeGitHub::start_default().await;
+        let server = store.start_synced(&fake).await;
+        server.post_message("first").await;
+        server.wait_all_synced(1, PATIENCE).await;
+        fake.push_foreign_commit("notes/from-someone-else.md", b"hello\n");
+        let foreign = fake.commits()[0].sha.clone();
+        fake.set_down(true);
+        for i in 0..5 {
+            server
+                .post_message(&format!("after the foreign commit {i}"))
+                .await;
+        }
+        fake.set_down(false);
+        server.wait_all_synced(6, PATIENCE).await;
+        assert_eq!(
+            fake.file("notes/from-someone-else.md").as_deref(),
+            Some(&b"hello\n"[..])
+        );
+        assert!(fake.file("README.md").is_some());
+        assert!(
+            fake.commits().iter().any(|c| c.sha == foreign),
+            "history was rewritten"
+        );
+        assert_each_committed_once(&server, &fake, 6).await;
+        server.stop().await;
+    }
+}
+
+per_store! {
+    async fn with_sync_off_github_hears_nothing(store) {
+        let fake = FakeGitHub::start_default().await;
+        let server = store.start().await;
+        server.post_message("local only").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(fake.request_count(), 0);
+        let stats = server.stats().await;
+        assert_eq!(stats["sync"]["enabled"], false);
+        assert_eq!(stats["sync"]["state"], "off");
+        assert_eq!(stats["messages"]["pending"], 1);
+        server.stop().await;
+    }
+}
+
+per_store! {
+    async fn shutdown_does_not_wait_for_a_slow_github_longer_than_a_request(store) {
+        let fake = FakeGitHub::start_default().await;
+        fake.set_latency(Duration::from_secs(2));
+        let server = store.start_synced(&fake).await;
+        server.post_message("in flight at shutdown").await;
+        eventually("a request to be in flight", PATIENCE, || async {
+            (fake.request_count() > 0).then_some(())
         })
-        .collect();
-    for post in posts {
-        assert_eq!(post.await.unwrap(), 201);
+        .await;
+        tokio::time::timeout(Duration::from_secs(8), server.stop())
+            .await
+            .expect("shutdown finishes once the request in flight is answered");
     }
-    server.wait_all_synced(200, PATIENCE).await;
-    let added = assert_each_committed_once(&server, &fake, 200).await;
-    let commits: std::collections::BTreeSet<&String> = added.values().flatten().collect();
-    let requests = fake.requests().len();
-    eprintln!(
-        "burst of 200: {} commits, {requests} GitHub requests",
-        commits.len()
-    );
-    assert!(
-        commits.len() <= 5,
-        "{} commits for 200 messages",
-        commits.len()
-    );
-    assert!(requests <= 25, "{requests} requests for 200 messages");
-    assert!(fake.file("README.md").is_some(), "others' files stay");
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn an_outage_delays_sync_and_recovery_commits_each_message_once() {
-    let fake = FakeGitHub::start_default().await;
-    fake.set_down(true);
-    let server = TestServer::start_synced(&fake).await;
-    for i in 0..5 {
-        server.post_message(&format!("during the outage {i}")).await;
-    }
-    let stats = eventually("the outage to show in stats", PATIENCE, || async {
-        let stats = server.stats().await;
-        stats["sync"]["last_error"].is_string().then_some(stats)
-    })
-    .await;
-    assert_eq!(stats["messages"]["pending"], 5, "{stats}");
-    assert_eq!(stats["sync"]["state"], "retrying", "{stats}");
-    assert!(
-        stats["sync"]["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("503"),
-        "{stats}"
-    );
-    // The worker backs off rather than hammering a GitHub that is down.
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let tries = fake.requests().len();
-    assert!(
-        tries <= 8,
-        "{tries} requests in ~1 s of outage: not backing off"
-    );
-    fake.set_down(false);
-    server.wait_all_synced(5, PATIENCE).await;
-    assert_each_committed_once(&server, &fake, 5).await;
-    let stats = server.stats().await;
-    assert_eq!(stats["sync"]["last_error"], Value::Null, "{stats}");
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn dropped_connections_server_errors_and_conflicts_are_retried() {
-    let fake = FakeGitHub::start_default().await;
-    for fault in [
-        Fault::Drop,
-        Fault::Status(502),
-        Fault::Status(409),
-        Fault::Status(500),
-    ] {
-        fake.push_fault_for("POST", "/git/trees", fault);
-    }
-    let server = TestServer::start_synced(&fake).await;
-    server.post_message("through four failures").await;
-    server.wait_all_synced(1, PATIENCE).await;
-    assert_eq!(fake.pending_faults(), 0, "every fault was met");
-    assert_each_committed_once(&server, &fake, 1).await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_lost_answer_to_a_single_message_commit_is_adopted_not_committed_again() {
-    let fake = FakeGitHub::start_default().await;
-    fake.push_fault_for("PATCH", "/git/refs/", Fault::LoseAnswer);
-    let server = TestServer::start_synced(&fake).await;
-    server.post_message("the answer to this one is lost").await;
-    server.wait_all_synced(1, PATIENCE).await;
-    assert_each_committed_once(&server, &fake, 1).await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_lost_answer_to_a_batch_commit_is_adopted_not_committed_again() {
-    let fake = FakeGitHub::start_default().await;
-    let dir = tempfile::tempdir().unwrap();
-    let batched: Vec<String> = (0..30).map(|i| format!("batched {i}")).collect();
-    store_offline(dir.path(), &batched).await;
-    fake.push_fault_for("PATCH", "/git/refs/", Fault::LoseAnswer);
-    let server = TestServer::start_synced_in(dir.path(), &fake).await;
-    server.wait_all_synced(30, PATIENCE).await;
-    let added = assert_each_committed_once(&server, &fake, 30).await;
-    let commits: std::collections::BTreeSet<&String> = added.values().flatten().collect();
-    assert_eq!(commits.len(), 1, "the lost batch commit was adopted whole");
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn retry_after_is_waited_out_with_no_request_in_between() {
-    let fake = FakeGitHub::start_default().await;
-    fake.push_fault_for(
-        "POST",
-        "/git/trees",
-        Fault::SecondaryLimit { retry_after: 2 },
-    );
-    let server = TestServer::start_synced(&fake).await;
-    server.post_message("rate limited").await;
-    let stats = eventually("the rate limit to show", PATIENCE, || async {
-        let stats = server.stats().await;
-        (stats["sync"]["state"] == "rate_limited").then_some(stats)
-    })
-    .await;
-    assert!(stats["sync"]["next_attempt_at"].is_string(), "{stats}");
-    // New messages during the wait must not trigger a request either.
-    server.post_message("posted while limited").await;
-    server.wait_all_synced(2, PATIENCE).await;
-    assert_quiet_after(&fake, 403, Duration::from_secs(2));
-    assert_each_committed_once(&server, &fake, 2).await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_spent_rate_limit_waits_for_its_reset() {
-    let fake = FakeGitHub::start_default().await;
-    fake.push_fault_for("POST", "/git/trees", Fault::PrimaryLimit { reset_in: 2 });
-    let server = TestServer::start_synced(&fake).await;
-    server.post_message("over the hourly budget").await;
-    server.wait_all_synced(1, PATIENCE).await;
-    // X-RateLimit-Reset has whole-second resolution: allow for the rounding.
-    assert_quiet_after(&fake, 403, Duration::from_secs(1));
-    assert_each_committed_once(&server, &fake, 1).await;
-    server.stop().await;
-}
-
-/// Asserts that after the answer with `status`, no request came for at least `quiet`.
-fn assert_quiet_after(fake: &FakeGitHub, status: u16, quiet: Duration) {
-    let requests = fake.requests();
-    let limited = requests
-        .iter()
-        .position(|r| r.status == status)
-        .expect("the rate-limited answer");
-    let next = requests.get(limited + 1).expect("a request after the wait");
-    let gap = next.at - requests[limited].at;
-    assert!(gap >= quiet, "next request after {gap:?}, not {quiet:?}");
-}
-
-#[tokio::test]
-async fn a_bad_token_keeps_messages_safe_and_shows_the_error() {
-    let fake = FakeGitHub::start_default().await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret = "ghp_not_the_right_token_0123456789";
-    let server = TestServer::start_configured(
-        dir.path(),
-        |args| {
-            args.github = github_args(&fake);
-            args.github.github_token = Some(bookchat::secret::Secret::new(secret));
-        },
-        |config| config.github.as_mut().unwrap().timing = fast_timing(),
-    )
-    .await;
-    for i in 0..3 {
-        server.post_message(&format!("kept locally {i}")).await;
-    }
-    let stats = eventually("the auth error to show", PATIENCE, || async {
-        let stats = server.stats().await;
-        stats["sync"]["last_error"].is_string().then_some(stats)
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(fake.requests().len(), 1, "no retry loop after a 401");
-    assert_eq!(stats["sync"]["state"], "failing", "{stats}");
-    assert_eq!(stats["messages"]["pending"], 3, "{stats}");
-    let error = stats["sync"]["last_error"].as_str().unwrap();
-    assert!(
-        error.contains("401") && error.contains("GITHUB_TOKEN"),
-        "{error}"
-    );
-    let body = server.get("/api/stats").await.text();
-    assert!(!body.contains(secret), "the token leaked into stats");
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_slow_github_never_slows_a_post() {
-    let fake = FakeGitHub::start_default().await;
-    fake.set_latency(Duration::from_secs(3));
-    let server = TestServer::start_synced(&fake).await;
-    let mut took = Vec::new();
-    for i in 0..40 {
-        let started = Instant::now();
-        server
-            .post_message(&format!("while GitHub crawls {i}"))
-            .await;
-        took.push(started.elapsed());
-    }
-    took.sort();
-    let p95 = took[took.len() * 95 / 100 - 1];
-    eprintln!(
-        "POST latency with a 3 s GitHub: p50 {:?}, p95 {p95:?}, max {:?}",
-        took[took.len() / 2],
-        took[took.len() - 1]
-    );
-    // A POST that waited on GitHub would take 3 s; this bound only rules that out.
-    assert!(
-        took[took.len() - 1] < Duration::from_millis(1500),
-        "{took:?}"
-    );
-    assert!(
-        fake.request_count() >= 1,
-        "the worker was talking to GitHub"
-    );
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn pending_messages_from_before_a_restart_are_synced_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeGitHub::start_default().await;
-    fake.set_down(true);
-    let first = TestServer::start_synced_in(dir.path(), &fake).await;
-    for i in 0..4 {
-        first.post_message(&format!("before restart {i}")).await;
-    }
-    first.stop().await;
-    fake.set_down(false);
-    let second = TestServer::start_synced_in(dir.path(), &fake).await;
-    second.wait_all_synced(4, PATIENCE).await;
-    assert_each_committed_once(&second, &fake, 4).await;
-    second.stop().await;
-}
-
-#[tokio::test]
-async fn others_commits_on_the_branch_are_kept() {
-    let fake = FakeGitHub::start_default().await;
-    let server = TestServer::start_synced(&fake).await;
-    server.post_message("first").await;
-    server.wait_all_synced(1, PATIENCE).await;
-    fake.push_foreign_commit("notes/from-someone-else.md", b"hello\n");
-    let foreign = fake.commits()[0].sha.clone();
-    fake.set_down(true);
-    for i in 0..5 {
-        server
-            .post_message(&format!("after the foreign commit {i}"))
-            .await;
-    }
-    fake.set_down(false);
-    server.wait_all_synced(6, PATIENCE).await;
-    assert_eq!(
-        fake.file("notes/from-someone-else.md").as_deref(),
-        Some(&b"hello\n"[..])
-    );
-    assert!(fake.file("README.md").is_some());
-    assert!(
-        fake.commits().iter().any(|c| c.sha == foreign),
-        "history was rewritten"
-    );
-    assert_each_committed_once(&server, &fake, 6).await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn with_sync_off_github_hears_nothing() {
-    let fake = FakeGitHub::start_default().await;
-    let server = TestServer::start().await;
-    server.post_message("local only").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.request_count(), 0);
-    let stats = server.stats().await;
-    assert_eq!(stats["sync"]["enabled"], false);
-    assert_eq!(stats["sync"]["state"], "off");
-    assert_eq!(stats["messages"]["pending"], 1);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn shutdown_does_not_wait_for_a_slow_github_longer_than_a_request() {
-    let fake = FakeGitHub::start_default().await;
-    fake.set_latency(Duration::from_secs(2));
-    let server = TestServer::start_synced(&fake).await;
-    server.post_message("in flight at shutdown").await;
-    eventually("a request to be in flight", PATIENCE, || async {
-        (fake.request_count() > 0).then_some(())
-    })
-    .await;
-    tokio::time::timeout(Duration::from_secs(8), server.stop())
-        .await
-        .expect("shutdown finishes once the request in flight is answered");
 }

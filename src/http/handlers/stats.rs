@@ -84,7 +84,7 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
     let snapshot = state.metrics.snapshot();
     let ms = |q: f64| snapshot.quantile(q).map(|s| round3(s * 1000.0));
     let count = snapshot.requests_total;
-    let (bytes, wal_bytes) = crate::db::sizes_on_disk(&state.config.db_path());
+    let (bytes, wal_bytes) = state.store.size(&state.config.db_path()).await?;
     let mut sync = state.sync.status();
     if sync.enabled {
         sync.derive(counts.oldest_pending_at.as_deref(), chrono::Utc::now());

@@ -4,6 +4,7 @@
 //! re-confirms the lock every few seconds and counts itself the syncing node only while
 //! its last confirmation is recent.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,8 @@ pub const VALID_FOR: Duration = Duration::from_secs(15);
 pub struct Lease {
     // std Mutex: a copy in or out, never held across an await.
     confirmed: Mutex<Option<Instant>>,
+    /// Set once the task has made its first attempt, won or lost.
+    tried: AtomicBool,
 }
 
 impl Lease {
@@ -49,6 +52,15 @@ impl Lease {
 
     fn holding(&self) -> bool {
         self.confirmed().is_some()
+    }
+
+    fn tried(&self) {
+        self.tried.store(true, Ordering::Release);
+    }
+
+    /// Whether the task has made its first attempt: before, `held_at` means "not yet".
+    pub fn has_tried(&self) -> bool {
+        self.tried.load(Ordering::Acquire)
     }
 
     /// True while this node may sync: it holds the lock and confirmed it recently.
@@ -76,6 +88,7 @@ pub async fn run(target: Target, lease: Arc<Lease>, mut stop: watch::Receiver<bo
                 }
             }
             Err(err) => {
+                lease.tried();
                 if !reported {
                     log::warn!("cannot open the sync lease session: {err}; retrying");
                     reported = true;
@@ -100,9 +113,13 @@ async fn hold(
 ) {
     loop {
         let holding = lease.holding();
-        match tokio::time::timeout(CHECK_TIMEOUT, check(client, holding)).await {
+        let checked = tokio::time::timeout(CHECK_TIMEOUT, check(client, holding)).await;
+        if let Ok(Ok(true)) = checked {
+            lease.confirm(Instant::now());
+        }
+        lease.tried();
+        match checked {
             Ok(Ok(true)) => {
-                lease.confirm(Instant::now());
                 if !holding {
                     log::info!("this node now holds the sync lock and syncs to GitHub");
                 }

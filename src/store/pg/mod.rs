@@ -76,7 +76,8 @@ struct Inner {
     stop: watch::Sender<bool>,
     listening: watch::Receiver<bool>,
     lease: Arc<lease::Lease>,
-    lease_started: std::sync::atomic::AtomicBool,
+    /// Whether the task that keeps `lease` was started (by the first `sync_queue`).
+    lease_started: std::sync::Once,
     /// Called when the listener brings in other nodes' messages: wakes the sync worker.
     on_created: Arc<OnceLock<Hook>>,
     // std Mutexes: touched at start and at shutdown only, never across an await.
@@ -144,7 +145,7 @@ impl Pg {
                 stop,
                 listening,
                 lease: Arc::default(),
-                lease_started: std::sync::atomic::AtomicBool::new(false),
+                lease_started: std::sync::Once::new(),
                 on_created,
                 tasks: Mutex::new(vec![listener, writer]),
                 writer_done: Mutex::new(Some(writer_done)),
@@ -165,24 +166,19 @@ impl Pg {
         let _ = self.inner.on_created.set(Box::new(wake));
     }
 
-    /// A queue for the sync worker (it takes two: one for itself, one for its budget
-    /// gate). The first call starts the lease task, so only nodes with sync on compete,
-    /// and each node with one session: two sessions of one node would each see the
-    /// other's lock as lost.
+    /// The sync worker's queue; starts the lease task, so only nodes with sync on compete.
+    /// One lease task per node, however many queues are made (the worker makes two: its
+    /// own and its write budget's): two sessions sharing one `Lease` would each find the
+    /// other's lock not theirs and drop the lease, over and over.
     pub fn sync_queue(&self) -> PgQueue {
-        let mut tasks = self.inner.tasks();
-        if !self
-            .inner
-            .lease_started
-            .swap(true, std::sync::atomic::Ordering::AcqRel)
-        {
-            tasks.push(tokio::spawn(lease::run(
+        self.inner.lease_started.call_once(|| {
+            let task = tokio::spawn(lease::run(
                 self.inner.target.clone(),
                 Arc::clone(&self.inner.lease),
                 self.inner.stop.subscribe(),
-            )));
-        }
-        drop(tasks);
+            ));
+            self.inner.tasks().push(task);
+        });
         PgQueue {
             pool: self.inner.pool.clone(),
             handle: tokio::runtime::Handle::current(),
@@ -297,6 +293,15 @@ impl Pg {
 
     pub fn is_writable(&self) -> bool {
         !self.inner.jobs.is_closed()
+    }
+
+    /// Bytes of this database on the server (`pg_database_size`).
+    pub async fn size(&self) -> Result<u64, DbError> {
+        let client = self.inner.pool.get().await.map_err(pool_error)?;
+        let row = client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
     /// Lets the writer finish what is queued (waiting at most `CLOSE_DEADLINE`), then

@@ -18,6 +18,8 @@ use crate::store::queue::{DayLine, QueuedRow};
 
 /// A queue operation not answered by then fails, and the worker retries later.
 const DEADLINE: Duration = Duration::from_secs(30);
+/// How long the worker's first look waits for the lease task's first attempt.
+const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(5);
 
 pub struct PgQueue {
     pub(super) pool: Pool,
@@ -38,8 +40,14 @@ impl PgQueue {
             .unwrap_or_else(|_| Err(DbError::Postgres("no answer from PostgreSQL".into())))
     }
 
-    /// True while this node holds the sync lease (see `lease`).
+    /// True while this node holds the sync lease (see `lease`). The first call waits a
+    /// moment for the lease task's first attempt: the worker starts with it, and a "no"
+    /// that only means "not tried yet" would idle a node alone for a standby period.
     pub fn leads(&self) -> bool {
+        let deadline = Instant::now() + FIRST_ATTEMPT_WAIT;
+        while !self.lease.has_tried() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.lease.held_at(Instant::now())
     }
 
