@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 pub use crate::message::Page;
 pub use idempotency::{IdempotencyKey, Insertion, KEY_LIFETIME_MS};
@@ -23,7 +23,7 @@ pub use writer::{now_rfc3339, rfc3339, tombstone, Tombstone};
 use crate::live::{Live, CACHED};
 use crate::message::{Message, NewMessage};
 use sqlite::Access;
-use writer::{Insert, WriteJob};
+pub(crate) use writer::{submit_delete, submit_insert, Insert, WriteJob};
 
 pub const DB_FILE: &str = "bookchat.db";
 
@@ -163,29 +163,13 @@ impl Db {
         message: NewMessage,
         key: Option<IdempotencyKey>,
     ) -> Result<Insertion, DbError> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .jobs
-            .send(WriteJob::Insert(Insert {
-                message,
-                key,
-                reply,
-            }))
-            .await
-            .map_err(|_| DbError::Closed)?;
-        answer.await.map_err(|_| DbError::Closed)?
+        writer::submit_insert(&self.inner.jobs, message, key).await
     }
 
     /// Deletes a message (see `tombstone`) on the writer thread, after the inserts queued
     /// before it, so the message counts stay exact.
     pub async fn delete(&self, id: i64) -> Result<Tombstone, DbError> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .jobs
-            .send(WriteJob::Delete { id, reply })
-            .await
-            .map_err(|_| DbError::Closed)?;
-        answer.await.map_err(|_| DbError::Closed)?
+        writer::submit_delete(&self.inner.jobs, id).await
     }
 
     /// Runs `query` on a reader connection on the blocking pool.

@@ -14,14 +14,15 @@ const MAX_INSERTS_PER_TX: usize = 512;
 /// little more than a day of keys, seldom enough to cost nothing.
 const PURGE_EVERY_MS: i64 = 60 * 1000;
 
-/// One message to store, with the idempotency key it was sent with, if any.
-pub(super) struct Insert {
+/// One message to store, with the idempotency key it was sent with, if any. Both stores'
+/// writers take these jobs: SQLite's thread and each PostgreSQL node's task.
+pub(crate) struct Insert {
     pub message: NewMessage,
     pub key: Option<IdempotencyKey>,
     pub reply: oneshot::Sender<Result<Insertion, DbError>>,
 }
 
-pub(super) enum WriteJob {
+pub(crate) enum WriteJob {
     Insert(Insert),
     /// A moderator's deletion: here, so the counters hear of it in commit order.
     Delete {
@@ -29,6 +30,35 @@ pub(super) enum WriteJob {
         reply: oneshot::Sender<Result<Tombstone, DbError>>,
     },
     Stop,
+}
+
+/// Queues an insert and waits for its commit: the one way a caller reaches either writer.
+pub(crate) async fn submit_insert(
+    jobs: &mpsc::Sender<WriteJob>,
+    message: NewMessage,
+    key: Option<IdempotencyKey>,
+) -> Result<Insertion, DbError> {
+    let (reply, answer) = oneshot::channel();
+    jobs.send(WriteJob::Insert(Insert {
+        message,
+        key,
+        reply,
+    }))
+    .await
+    .map_err(|_| DbError::Closed)?;
+    answer.await.map_err(|_| DbError::Closed)?
+}
+
+/// Queues a deletion after the inserts queued before it, and waits for its commit.
+pub(crate) async fn submit_delete(
+    jobs: &mpsc::Sender<WriteJob>,
+    id: i64,
+) -> Result<Tombstone, DbError> {
+    let (reply, answer) = oneshot::channel();
+    jobs.send(WriteJob::Delete { id, reply })
+        .await
+        .map_err(|_| DbError::Closed)?;
+    answer.await.map_err(|_| DbError::Closed)?
 }
 
 /// Inserts one message with the next id: above every stored id and above the id floor, so

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use connect::Target;
@@ -31,11 +31,11 @@ pub use queue::PgQueue;
 use crate::db::queries::{Counts, Lookup};
 use crate::db::settings::SESSION_KEY_LEN;
 use crate::db::Page;
+use crate::db::WriteJob as Job;
 use crate::db::{DbError, IdempotencyKey, Insertion, Tombstone};
 use crate::live::{Live, CACHED};
 use crate::message::Message;
 use rows::{message, pool_error, MESSAGE_COLUMNS};
-use writer::{Insert, Job};
 
 /// Inserts waiting for the writer before `insert` starts to wait (back-pressure).
 const WRITE_QUEUE: usize = 1024;
@@ -217,27 +217,11 @@ impl Pg {
         message: crate::message::NewMessage,
         key: Option<IdempotencyKey>,
     ) -> Result<Insertion, DbError> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .jobs
-            .send(Job::Insert(Insert {
-                message,
-                key,
-                reply,
-            }))
-            .await
-            .map_err(|_| DbError::Closed)?;
-        answer.await.map_err(|_| DbError::Closed)?
+        crate::db::submit_insert(&self.inner.jobs, message, key).await
     }
 
     pub async fn delete(&self, id: i64) -> Result<Tombstone, DbError> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .jobs
-            .send(Job::Delete { id, reply })
-            .await
-            .map_err(|_| DbError::Closed)?;
-        answer.await.map_err(|_| DbError::Closed)?
+        crate::db::submit_delete(&self.inner.jobs, id).await
     }
 
     /// What a page that was away must learn (see `db::queries::snapshot`).

@@ -7,14 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::GenericClient;
 
 use super::feed::Feed;
 use super::rows::{message, pool_error};
 use super::schema::{CHANNEL, ID_LOCK};
 use super::NodeId;
-use crate::db::{now_rfc3339, DbError, IdempotencyKey, Insertion, Tombstone, KEY_LIFETIME_MS};
+use crate::db::{
+    now_rfc3339, DbError, IdempotencyKey, Insert, Insertion, Tombstone, WriteJob as Job,
+    KEY_LIFETIME_MS,
+};
 use crate::message::{Message, NewMessage};
 
 /// The most inserts one transaction carries; bounds the latency of the last one in it.
@@ -25,23 +28,6 @@ const BATCH_DEADLINE: Duration = Duration::from_secs(30);
 /// How often expired idempotency keys are deleted (every node does it; it is one range
 /// delete on an index).
 const PURGE_EVERY: Duration = Duration::from_secs(60);
-
-/// One message to store, with the idempotency key it was sent with, if any.
-pub(super) struct Insert {
-    pub message: NewMessage,
-    pub key: Option<IdempotencyKey>,
-    pub reply: oneshot::Sender<Result<Insertion, DbError>>,
-}
-
-pub(super) enum Job {
-    Insert(Insert),
-    /// A moderator's deletion: after the inserts queued before it, as on SQLite.
-    Delete {
-        id: i64,
-        reply: oneshot::Sender<Result<Tombstone, DbError>>,
-    },
-    Stop,
-}
 
 /// The next id: above every stored id and above the floor a restore may have set. Read
 /// after the id lock is taken, so it sees every batch committed before this one.
