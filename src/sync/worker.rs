@@ -186,6 +186,10 @@ impl Worker {
         // Each count as soon as its transaction has committed: the counters never run ahead
         // of the database, and a failure between the two leaves them exact.
         let marked = self.queue.mark_synced(&marks).map_err(db_failure)?;
+        // The pages see the marks before the counts do: whoever is told nothing is pending
+        // then finds every message synced (on PostgreSQL `mark_removed` is a round trip).
+        let synced: Vec<Message> = landed.iter().map(|(row, sha)| row.synced_in(sha)).collect();
+        self.live.synced(&synced);
         self.live.unqueued(marked);
         let removed = self.queue.mark_removed(&plan.removed).map_err(db_failure)?;
         self.live.unqueued(removed);
@@ -195,8 +199,6 @@ impl Worker {
                 plan.adopted.len()
             );
         }
-        let synced: Vec<Message> = landed.iter().map(|(row, sha)| row.synced_in(sha)).collect();
-        self.live.synced(&synced);
         self.shared.status().messages_synced += synced.len() as u64;
         Ok(())
     }
