@@ -83,7 +83,8 @@ pub async fn run(target: Target, lease: Arc<Lease>, mut stop: watch::Receiver<bo
                     let _ = ended.send(true);
                 });
                 hold(&client, &lease, &mut stop, &mut ended_rx).await;
-                if lease.lose() {
+                // At shutdown the lock is given up, not lost: no warning then.
+                if lease.lose() && !*stop.borrow() {
                     log::warn!("lost the sync lock; this node has stopped syncing to GitHub");
                 }
             }
