@@ -63,7 +63,12 @@ impl From<tokio_postgres::Error> for DbError {
         // else what failed on the way (a refused or dropped connection). Never the URL.
         DbError::Postgres(match err.as_db_error() {
             Some(db) => format!("{}: {}", db.severity(), db.message()),
-            None => err.to_string(),
+            // The cause says why (a certificate not trusted, a refused connection); the
+            // error's own words only say where ("error performing TLS handshake").
+            None => match std::error::Error::source(&err) {
+                Some(cause) => format!("{err}: {cause}"),
+                None => err.to_string(),
+            },
         })
     }
 }
