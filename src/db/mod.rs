@@ -23,7 +23,7 @@ pub use writer::{now_rfc3339, rfc3339, tombstone, Tombstone};
 use crate::live::{Live, CACHED};
 use crate::message::{Message, NewMessage};
 use sqlite::Access;
-pub(crate) use writer::{submit_delete, submit_insert, Insert, WriteJob};
+pub(crate) use writer::{created, reply_all, submit_delete, submit_insert, Insert, WriteJob};
 
 pub const DB_FILE: &str = "bookchat.db";
 

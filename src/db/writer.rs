@@ -115,17 +115,33 @@ pub(super) fn run(mut conn: Connection, mut jobs: mpsc::Receiver<WriteJob>, live
 
 fn commit(conn: &mut Connection, batch: &mut Vec<Insert>, live: &Live, now_ms: i64) {
     let inserts = batch.iter().map(|i| (&i.message, i.key.as_ref()));
-    match insert_all(conn, inserts, now_ms) {
+    let outcome = insert_all(conn, inserts, now_ms);
+    if let Ok(answers) = &outcome {
+        // Visible to polls and streams before any sender hears "201".
+        live.created(&created(answers));
+    }
+    reply_all(batch, outcome);
+}
+
+/// The messages a batch's answers created, in id order.
+pub(crate) fn created(answers: &[Insertion]) -> Vec<Message> {
+    answers
+        .iter()
+        .filter_map(|answer| match answer {
+            Insertion::Created(message) => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Answers every caller of a batch, in order: its own answer once the batch committed,
+/// else the commit's error. Both stores' writers end a batch here.
+pub(crate) fn reply_all<E: std::fmt::Display>(
+    batch: &mut Vec<Insert>,
+    outcome: Result<Vec<Insertion>, E>,
+) {
+    match outcome {
         Ok(answers) => {
-            let created: Vec<Message> = answers
-                .iter()
-                .filter_map(|answer| match answer {
-                    Insertion::Created(message) => Some(message.clone()),
-                    _ => None,
-                })
-                .collect();
-            // Visible to polls and streams before any sender hears "201".
-            live.created(&created);
             for (insert, answer) in batch.drain(..).zip(answers) {
                 // The caller may have gone away (client hung up); the row is stored anyway.
                 let _ = insert.reply.send(Ok(answer));

@@ -15,8 +15,8 @@ use super::rows::{message, pool_error};
 use super::schema::{CHANNEL, ID_LOCK};
 use super::NodeId;
 use crate::db::{
-    now_rfc3339, DbError, IdempotencyKey, Insert, Insertion, Tombstone, WriteJob as Job,
-    KEY_LIFETIME_MS,
+    created, now_rfc3339, reply_all, DbError, IdempotencyKey, Insert, Insertion, Tombstone,
+    WriteJob as Job, KEY_LIFETIME_MS,
 };
 use crate::message::{Message, NewMessage};
 
@@ -104,35 +104,20 @@ async fn commit(pool: &Pool, batch: &mut Vec<Insert>, feed: &Feed) {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let inserts: Vec<(&NewMessage, Option<&IdempotencyKey>)> =
         batch.iter().map(|i| (&i.message, i.key.as_ref())).collect();
-    match bounded(insert_all(pool, &inserts, now_ms)).await {
-        Ok(answers) => {
-            let created: Vec<Message> = answers
-                .iter()
-                .filter_map(|answer| match answer {
-                    Insertion::Created(message) => Some(message.clone()),
-                    _ => None,
-                })
-                .collect();
-            // This node's pages and streams see the batch before any sender hears 201;
-            // the other nodes hear of it from the notification.
-            if let Some(top) = created.last().map(|m| m.id) {
-                if let Err(err) = bounded(show(pool, feed, &created, top)).await {
-                    // The batch is committed, so its 201s stand; the listener will bring
-                    // it into the page when the database answers again.
-                    log::warn!("committed messages are not yet in this node's page: {err}");
-                }
-            }
-            for (insert, answer) in batch.drain(..).zip(answers) {
-                let _ = insert.reply.send(Ok(answer));
-            }
-        }
-        Err(err) => {
-            log::error!("could not commit {} message(s): {err}", batch.len());
-            for insert in batch.drain(..) {
-                let _ = insert.reply.send(Err(DbError::Commit(err.to_string())));
+    let outcome = bounded(insert_all(pool, &inserts, now_ms)).await;
+    if let Ok(answers) = &outcome {
+        // This node's pages and streams see the batch before any sender hears 201;
+        // the other nodes hear of it from the notification.
+        let created = created(answers);
+        if let Some(top) = created.last().map(|m| m.id) {
+            if let Err(err) = bounded(show(pool, feed, &created, top)).await {
+                // The batch is committed, so its 201s stand; the listener will bring
+                // it into the page when the database answers again.
+                log::warn!("committed messages are not yet in this node's page: {err}");
             }
         }
     }
+    reply_all(batch, outcome);
 }
 
 async fn show(pool: &Pool, feed: &Feed, created: &[Message], top: i64) -> Result<(), DbError> {
