@@ -11,6 +11,8 @@ use crate::secret::Secret;
 pub const DEFAULT_PORT: u16 = 5002;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_DATA_DIR: &str = "./bookchat-data";
+/// Let's Encrypt's production directory: the default ACME server.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -151,6 +153,9 @@ pub struct ServeArgs {
     pub cors_origins: String,
 
     #[command(flatten)]
+    pub tls: TlsArgs,
+
+    #[command(flatten)]
     pub access: AccessArgs,
 
     #[command(flatten)]
@@ -161,6 +166,51 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub github: GithubArgs,
+}
+
+/// HTTPS on the serving port: certificate files, or a certificate obtained automatically.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "HTTPS")]
+pub struct TlsArgs {
+    /// PEM certificate chain: the server speaks HTTPS on its port. Re-read, with the key,
+    /// on SIGHUP (`systemctl reload bookchat`), so a renewal needs no restart.
+    #[arg(long, env = "BOOKCHAT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's PEM private key.
+    #[arg(long, env = "BOOKCHAT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Obtain and renew this domain's certificate automatically (ACME, TLS-ALPN-01 on the
+    /// serving port, which the world must reach as port 443); kept in <data-dir>/acme/.
+    #[arg(long, env = "BOOKCHAT_ACME_DOMAIN", value_name = "DOMAIN")]
+    pub acme_domain: Option<String>,
+
+    /// Contact address for the ACME account (expiry warnings, policy changes).
+    #[arg(long, env = "BOOKCHAT_ACME_EMAIL", value_name = "ADDRESS")]
+    pub acme_email: Option<String>,
+
+    /// ACME directory URL: a staging or test server instead of Let's Encrypt.
+    #[arg(long, env = "BOOKCHAT_ACME_DIRECTORY", value_name = "URL", default_value = LETS_ENCRYPT)]
+    pub acme_directory: String,
+
+    /// With HTTPS on, also listen for plain HTTP on this port and answer `308` to the same
+    /// path on https://.
+    #[arg(long, env = "BOOKCHAT_HTTP_REDIRECT_PORT", value_name = "PORT")]
+    pub http_redirect_port: Option<u16>,
+}
+
+impl Default for TlsArgs {
+    fn default() -> TlsArgs {
+        TlsArgs {
+            tls_cert: None,
+            tls_key: None,
+            acme_domain: None,
+            acme_email: None,
+            acme_directory: LETS_ENCRYPT.into(),
+            http_redirect_port: None,
+        }
+    }
 }
 
 /// Who may read, write and moderate. Both values are secrets: never printed, not even here.

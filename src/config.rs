@@ -16,6 +16,7 @@ use crate::db::DB_FILE;
 use crate::ratelimit::Policy;
 use crate::secret::Secret;
 use crate::sync::{GithubConfig, GithubSettingsError};
+use crate::tls::{TlsSettings, TlsSettingsError};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -25,6 +26,8 @@ pub enum ConfigError {
     CorsOrigin(String),
     #[error(transparent)]
     Github(#[from] GithubSettingsError),
+    #[error(transparent)]
+    Tls(#[from] TlsSettingsError),
     #[error("import needs the repository: set GITHUB_TOKEN and GITHUB_REPO (or --github-token and --github-repo)")]
     ImportNeedsGithub,
     #[error("BOOKCHAT_ADMIN_TOKEN is {0} characters; it must be at least {MIN_ADMIN_TOKEN} (try `openssl rand -hex 16`)")]
@@ -82,6 +85,8 @@ pub struct Config {
     pub read_limit: Option<Policy>,
     pub connections: ConnectionLimits,
     pub backups: BackupPolicy,
+    /// `None` serves plain HTTP.
+    pub tls: Option<TlsSettings>,
 }
 
 /// What one connection may cost the server. The caps on counts have flags; the times and
@@ -137,10 +142,12 @@ pub fn log_format(args: &ServeArgs) -> LogFormat {
 
 impl Config {
     pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let database_url = database_url(&args.data)?;
         Ok(Config {
             bind: resolve_bind(&args.host, args.port)?,
             data_dir: args.data.data_dir.clone(),
-            database_url: database_url(&args.data)?,
+            tls: crate::tls::settings::from_args(&args.tls, args.port, database_url.is_some())?,
+            database_url,
             environment: args.environment,
             log_format: log_format(args),
             cors: parse_cors(&args.cors_origins)?,
@@ -165,6 +172,12 @@ impl Config {
 
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
+    }
+
+    /// Session cookies go over HTTPS only in production, and whenever this server speaks
+    /// HTTPS itself.
+    pub fn secure_cookies(&self) -> bool {
+        self.is_production() || self.tls.is_some()
     }
 
     pub fn db_path(&self) -> PathBuf {

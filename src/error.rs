@@ -22,6 +22,9 @@ pub enum Error {
     Lock(#[from] LockError),
     #[error("import failed: {0}")]
     Import(#[from] ImportError),
+    /// A certificate or key file that cannot serve; the text names the setting and file.
+    #[error("{0}")]
+    Tls(String),
     #[error("no database at {}: is --data-dir (BOOKCHAT_DATA_DIR) right?", .0.display())]
     NoDatabase(PathBuf),
     #[error("{context}: {source}")]

@@ -40,6 +40,7 @@ pub mod secret;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod tls;
 pub mod worker_thread;
 
 /// Settings shared by the property tests (our fuzz targets): a fixed number of generated

@@ -9,6 +9,7 @@ mod handlers;
 pub mod hangup;
 pub mod headers;
 pub mod query;
+pub mod redirect;
 mod router;
 mod server;
 mod service;

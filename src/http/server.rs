@@ -13,8 +13,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::HeaderMap;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::AsyncWriteExt;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -23,6 +23,7 @@ use super::{client_ip, headers, service, Request};
 use crate::client_counts::ClientSlot;
 use crate::error::Error;
 use crate::state::AppState;
+use crate::tls::{Accepted, Tls};
 
 /// How long open connections get to finish their requests after a shutdown signal.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
@@ -33,6 +34,8 @@ const HYPER_MAX_BUF: usize = 64 * 1024;
 pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
+    /// `Some` when the port speaks HTTPS.
+    tls: Option<Arc<Tls>>,
 }
 
 /// Binds the port, with a hint for the usual reasons it is refused.
@@ -43,8 +46,12 @@ pub async fn listen(addr: SocketAddr) -> Result<TcpListener, Error> {
 }
 
 impl Server {
-    pub fn new(listener: TcpListener, state: Arc<AppState>) -> Server {
-        Server { listener, state }
+    pub fn new(listener: TcpListener, state: Arc<AppState>, tls: Option<Arc<Tls>>) -> Server {
+        Server {
+            listener,
+            state,
+            tls,
+        }
     }
 
     /// The handles requests share: for an embedding program or a test to read the
@@ -124,48 +131,70 @@ impl Server {
             shed(stream, refusals.overloaded.clone());
             return;
         };
-        self.serve(stream, peer, (slot, client), graceful);
+        self.serve(stream, peer, (slot, client), graceful, refusals);
     }
 
-    /// Serves one connection on its own task; `slots` are held until it closes.
+    /// Serves one connection on its own task (shaking hands first when the port speaks
+    /// TLS); `slots` are held until it closes.
     fn serve(
         &self,
         stream: TcpStream,
         peer: SocketAddr,
         slots: (OwnedSemaphorePermit, Option<ClientSlot>),
         graceful: &GracefulShutdown,
+        refusals: &Refusals,
     ) {
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&self.state);
-        let hangup = Hangup::default();
-        let for_requests = hangup.clone();
-        let service = service_fn(move |mut req: Request| {
-            let state = Arc::clone(&state);
-            req.extensions_mut().insert(for_requests.clone());
-            async move { Ok::<_, Infallible>(service::handle(&state, req, peer).await) }
-        });
-        let limits = self.state.config.connections;
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            // Past our own JSON 431 at `max_header_bytes`, hyper refuses bare at this size.
-            .max_buf_size(HYPER_MAX_BUF)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        let state = Arc::clone(&self.state);
+        let tls = self.tls.clone();
+        // Taken now: a shutdown waits for a connection still shaking hands too.
+        let watcher = graceful.watcher();
+        let https_only = refusals.https_only.clone();
         state.metrics.connection_opened();
         tokio::spawn(async move {
-            tokio::select! {
-                ended = connection => if let Err(err) = ended {
-                    log::debug!("connection from {peer} ended: {err}");
+            let deadline = state.config.connections.header_timeout;
+            match tls {
+                None => serve_http(stream, peer, &state, watcher).await,
+                Some(tls) => match tls.accept(stream, peer, deadline).await {
+                    Accepted::Tls(stream) => serve_http(*stream, peer, &state, watcher).await,
+                    Accepted::Plain(stream) => serve_http(stream, peer, &state, watcher).await,
+                    Accepted::WrongProtocol(stream) => answer(stream, https_only).await,
+                    Accepted::Closed => {}
                 },
-                // Dropping the connection closes the socket, whatever hyper still had to
-                // write to a reader that stopped reading.
-                () = hangup.requested() => log::info!("hung up on {peer}: it stopped reading"),
             }
             state.metrics.connection_closed();
             drop(slots);
         });
+    }
+}
+
+/// Serves HTTP/1.1 on one connection, plain or TLS, until it ends or a stream hangs up.
+async fn serve_http<I>(io: I, peer: SocketAddr, state: &Arc<AppState>, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let hangup = Hangup::default();
+    let for_requests = hangup.clone();
+    let for_service = Arc::clone(state);
+    let service = service_fn(move |mut req: Request| {
+        let state = Arc::clone(&for_service);
+        req.extensions_mut().insert(for_requests.clone());
+        async move { Ok::<_, Infallible>(service::handle(&state, req, peer).await) }
+    });
+    let limits = state.config.connections;
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        // Past our own JSON 431 at `max_header_bytes`, hyper refuses bare at this size.
+        .max_buf_size(HYPER_MAX_BUF)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::select! {
+        ended = watcher.watch(connection) => if let Err(err) = ended {
+            log::debug!("connection from {peer} ended: {err}");
+        },
+        // Dropping the connection closes the socket, whatever hyper still had to write
+        // to a reader that stopped reading.
+        () = hangup.requested() => log::info!("hung up on {peer}: it stopped reading"),
     }
 }
 
@@ -175,6 +204,8 @@ struct Refusals {
     overloaded: Bytes,
     /// The peer holds its share already.
     crowded: Bytes,
+    /// Plain HTTP sent to the port while it speaks HTTPS.
+    https_only: Bytes,
 }
 
 impl Refusals {
@@ -184,38 +215,50 @@ impl Refusals {
                 "503 Service Unavailable",
                 "the server is busy; try again shortly",
                 production,
+                true,
             ),
             crowded: refusal_answer(
                 "429 Too Many Requests",
                 "too many open connections from this address",
                 production,
+                true,
+            ),
+            https_only: refusal_answer(
+                "400 Bad Request",
+                "this port speaks HTTPS: use an https:// address",
+                production,
+                false,
             ),
         }
     }
 }
 
 /// Answers at once and closes, rather than queue without bound.
-fn shed(mut stream: TcpStream, answer: Bytes) {
-    tokio::spawn(async move {
-        let write = async {
-            stream.write_all(&answer).await?;
-            stream.shutdown().await
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
-    });
+fn shed(stream: TcpStream, refusal: Bytes) {
+    tokio::spawn(answer(stream, refusal));
+}
+
+/// Writes a whole prepared answer and closes, giving a slow reader one second.
+async fn answer(mut stream: TcpStream, answer: Bytes) {
+    let write = async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
 }
 
 /// The full HTTP/1.1 answer sent when shedding, with the error shape and the headers
 /// every response carries.
-fn refusal_answer(status: &str, error: &str, production: bool) -> Bytes {
+fn refusal_answer(status: &str, error: &str, production: bool, retry: bool) -> Bytes {
     let body = serde_json::json!({ "error": error }).to_string();
     let body = body.as_bytes();
     let mut headers = HeaderMap::new();
     headers::secure(&mut headers, production);
     let mut answer = format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n",
-        body.len()
+         content-length: {}\r\n{}connection: close\r\n",
+        body.len(),
+        if retry { "retry-after: 1\r\n" } else { "" }
     )
     .into_bytes();
     for (name, value) in &headers {

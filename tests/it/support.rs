@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bookchat::app::App;
 use bookchat::cli::{
-    AccessArgs, AutoBackupArgs, DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs,
+    AccessArgs, AutoBackupArgs, DataArgs, Environment, GithubArgs, LimitArgs, ServeArgs, TlsArgs,
 };
 use bookchat::config::Config;
 use bookchat::secret::Secret;
@@ -48,6 +48,7 @@ pub fn args(data_dir: &Path) -> ServeArgs {
         environment: Environment::Development,
         log_format: None,
         cors_origins: "*".into(),
+        tls: TlsArgs::default(),
         access: AccessArgs::default(),
         // Most tests post more than a burst, and some open hundreds of connections at
         // once, all from 127.0.0.1; the limit tests turn these limits back on.

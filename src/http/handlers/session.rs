@@ -59,18 +59,19 @@ pub async fn sign_in(state: &AppState, req: Request) -> Result<Response, ApiErro
     Ok(with_cookie(
         &value,
         &attributes,
-        state.config.is_production(),
+        state.config.secure_cookies(),
     ))
 }
 
 pub async fn sign_out(state: &AppState, _req: Request) -> Result<Response, ApiError> {
-    Ok(with_cookie("", "Max-Age=0", state.config.is_production()))
+    Ok(with_cookie("", "Max-Age=0", state.config.secure_cookies()))
 }
 
 /// A `204` that sets the session cookie: never readable by scripts, never sent by
-/// another site's request, and over HTTPS only in production.
-fn with_cookie(value: &str, lifetime: &str, production: bool) -> Response {
-    let secure = if production { "; Secure" } else { "" };
+/// another site's request, and over HTTPS only in production or when this server
+/// speaks HTTPS.
+fn with_cookie(value: &str, lifetime: &str, secure: bool) -> Response {
+    let secure = if secure { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={value}; Path=/; {lifetime}; HttpOnly; SameSite=Strict{secure}");
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod https;
+
 use crate::backup::BackupHandle;
 use crate::config::Config;
 use crate::error::Error;
@@ -29,6 +31,8 @@ const BACKUP_DEADLINE: Duration = Duration::from_secs(30);
 pub struct App {
     /// The listener and the service; `run` drains it before any part below stops.
     server: Server,
+    /// HTTPS's tasks (SIGHUP, renewals, the redirect port), stopped with the listener.
+    https: https::Tasks,
     /// What outlives the connections, stopped by drop once they have drained.
     parts: Parts,
 }
@@ -56,6 +60,10 @@ impl App {
     pub async fn start(config: Config) -> Result<App, Error> {
         // The port first: a second server on a busy port stops before it touches any data.
         let listener = http::listen(config.bind).await?;
+        let port = listener
+            .local_addr()
+            .map_or(config.bind.port(), |a| a.port());
+        let https = https::Https::start(&config, port).await?;
         let started = tokio::task::spawn_blocking(move || {
             let parts = Parts::start(&config)?;
             Ok::<_, Error>((config, parts))
@@ -70,7 +78,8 @@ impl App {
             parts.backups.0.clone(),
         );
         Ok(App {
-            server: Server::new(listener, Arc::new(state)),
+            server: Server::new(listener, Arc::new(state), https.tls),
+            https: https.tasks,
             parts,
         })
     }
@@ -88,8 +97,13 @@ impl App {
     /// Serves until `shutdown` resolves; then drains open connections (see `http`), stops
     /// the parts in `Parts`' order, and logs "stopped".
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
-        let App { server, parts } = self;
+        let App {
+            server,
+            https,
+            parts,
+        } = self;
         server.run(shutdown).await;
+        drop(https);
         if tokio::task::spawn_blocking(move || drop(parts))
             .await
             .is_err()
