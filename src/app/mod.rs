@@ -94,6 +94,16 @@ impl App {
         self.server.local_addr()
     }
 
+    /// The address to open, as the start-up line gives it.
+    pub fn url(&self) -> String {
+        let scheme = if self.server.speaks_tls() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.local_addr())
+    }
+
     /// Serves until `shutdown` resolves; then drains open connections (see `http`), stops
     /// the parts in `Parts`' order, and logs "stopped".
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {

@@ -28,9 +28,9 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         let shutdown = shutdown_signal();
         let app = App::start(config).await?;
         log::info!(
-            "BookChat {} listening on http://{}",
+            "BookChat {} listening on {}",
             env!("CARGO_PKG_VERSION"),
-            app.local_addr()
+            app.url()
         );
         app.run(shutdown).await
     })

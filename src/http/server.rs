@@ -60,6 +60,10 @@ impl Server {
         Arc::clone(&self.state)
     }
 
+    pub fn speaks_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.state.config.bind)
     }

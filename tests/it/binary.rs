@@ -30,6 +30,12 @@ const OWN_VARS: &[&str] = &[
     "BOOKCHAT_ADMIN_TOKEN",
     "BOOKCHAT_ACCESS_CODE",
     "BOOKCHAT_DATABASE_URL",
+    "BOOKCHAT_TLS_CERT",
+    "BOOKCHAT_TLS_KEY",
+    "BOOKCHAT_ACME_DOMAIN",
+    "BOOKCHAT_ACME_EMAIL",
+    "BOOKCHAT_ACME_DIRECTORY",
+    "BOOKCHAT_HTTP_REDIRECT_PORT",
 ];
 
 pub fn bookchat(dir: &Path) -> Command {
@@ -75,7 +81,8 @@ pub fn spawn_server(dir: &Path, configure: impl FnOnce(&mut Command)) -> Running
             .recv_timeout(Duration::from_secs(20))
             .expect("server logs its address within 20 s");
         startup.push(line.clone());
-        if let Some(url) = line.split("listening on http://").nth(1) {
+        let url = line.split("listening on http").nth(1);
+        if let Some(url) = url.and_then(|u| u.strip_prefix("://").or(u.strip_prefix("s://"))) {
             // The line may be text or JSON; the address ends where its characters do.
             let end = url
                 .find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))

@@ -16,6 +16,7 @@ use bookchat::state::AppState;
 use bookchat::sync::{SyncTiming, WriteLimits};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HOST};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -380,10 +381,22 @@ async fn send(
         .await
         .expect("handshake");
     tokio::spawn(connection);
+    exchange(&mut sender, &addr.to_string(), method, path, headers, body).await
+}
+
+/// One request on an open HTTP/1.1 connection (plain or TLS), read to the end.
+pub async fn exchange(
+    sender: &mut SendRequest<Full<Bytes>>,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Reply {
     let mut builder = hyper::Request::builder()
         .method(method)
         .uri(path)
-        .header(HOST, addr.to_string());
+        .header(HOST, host);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
