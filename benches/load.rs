@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 // Beside this file, not a bench of its own: it shares the client and the table.
@@ -25,6 +25,8 @@ use tokio::net::TcpStream;
 mod cluster;
 #[path = "load/events.rs"]
 mod events;
+#[path = "load/https.rs"]
+mod https;
 #[path = "load/members.rs"]
 mod members;
 #[path = "load/metrics.rs"]
@@ -78,7 +80,8 @@ impl Server {
         let mut lines = BufReader::new(stderr).lines();
         let addr = loop {
             let line = lines.next().expect("server log").expect("log line");
-            if let Some(url) = line.split("listening on http://").nth(1) {
+            let url = line.split("listening on ").nth(1);
+            if let Some(url) = url.and_then(|u| u.split("://").nth(1)) {
                 break url.trim().parse().expect("address");
             }
         };
@@ -127,19 +130,46 @@ fn health_ok(stream: &mut std::net::TcpStream) -> bool {
     let mut answer = String::new();
     stream.write_all(request).is_ok()
         && stream.read_to_string(&mut answer).is_ok()
-        && answer.starts_with("HTTP/1.1 200")
+        // A TLS port answers plain HTTP once it serves: with its 400, not a health check.
+        && (answer.starts_with("HTTP/1.1 200") || answer.contains("this port speaks HTTPS"))
+}
+
+/// A connection's bytes, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// How clients reach the server.
+#[derive(Clone)]
+enum Connector {
+    Plain(SocketAddr),
+    /// HTTPS, with the client configuration that trusts the bench's certificate.
+    Tls(SocketAddr, tokio_rustls::TlsConnector),
 }
 
 /// One keep-alive connection that sends a request and reads one full response.
 struct Client {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     buffer: Vec<u8>,
 }
 
 impl Client {
     async fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
+        Client::open(&Connector::Plain(addr)).await
+    }
+
+    async fn open(connector: &Connector) -> Client {
+        let addr = match connector {
+            Connector::Plain(addr) | Connector::Tls(addr, _) => *addr,
+        };
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let stream: Box<dyn Stream> = match connector {
+            Connector::Plain(_) => Box::new(tcp),
+            Connector::Tls(_, tls) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+                Box::new(tls.connect(name, tcp).await.expect("TLS handshake"))
+            }
+        };
         Client {
             stream,
             buffer: Vec::with_capacity(64 * 1024),
@@ -208,17 +238,33 @@ struct Load {
 
 /// Runs `connections` clients sending `request` back to back for `RUN_FOR`.
 async fn load(addr: SocketAddr, connections: usize, request: Vec<u8>, expect: u16) -> Load {
+    load_on(&Connector::Plain(addr), connections, request, expect, false).await
+}
+
+/// `load` over plain HTTP or TLS; with `fresh`, every request opens (and, over TLS, shakes
+/// hands on) a connection of its own, as a crowd of new visitors would.
+async fn load_on(
+    connector: &Connector,
+    connections: usize,
+    request: Vec<u8>,
+    expect: u16,
+    fresh: bool,
+) -> Load {
     let request = Arc::new(request);
     let started = Instant::now();
     let deadline = started + RUN_FOR;
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
             let request = Arc::clone(&request);
+            let connector = connector.clone();
             tokio::spawn(async move {
-                let mut client = Client::connect(addr).await;
+                let mut client = Client::open(&connector).await;
                 let mut took = Vec::new();
                 while Instant::now() < deadline {
                     let sent = Instant::now();
+                    if fresh && !took.is_empty() {
+                        client = Client::open(&connector).await;
+                    }
                     assert_eq!(client.call(&request).await, expect);
                     took.push(sent.elapsed());
                 }
@@ -345,5 +391,6 @@ fn main() {
         runtime.block_on(database.remove());
     }
     members::rows(&runtime);
+    https::rows(&runtime);
     metrics::rows(&runtime);
 }
