@@ -37,7 +37,7 @@ pub fn rows(runtime: &tokio::runtime::Runtime) {
         row(
             "HTTPS handshake + GET, 8 at once",
             &format!("{:.0}/s", r.per_second),
-            &format!("p50 {} p99 {} (new conn each)", ms(r.p50), ms(r.p99)),
+            &format!("p50 {} p99 {} (new conn)", ms(r.p50), ms(r.p99)),
         );
     });
 }
