@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod reload;
+pub mod roots;
 pub mod settings;
 
 use std::net::SocketAddr;
