@@ -2,6 +2,7 @@
 //! connection, the certificate files and their reload on SIGHUP (`reload`), and
 //! certificates obtained automatically (`acme`).
 
+pub mod acme;
 pub mod certs;
 pub mod reload;
 pub mod roots;
