@@ -63,7 +63,7 @@ impl App {
         let port = listener
             .local_addr()
             .map_or(config.bind.port(), |a| a.port());
-        let https = https::Https::start(&config, port).await?;
+        let mut https = https::Https::start(&config, port).await?;
         let started = tokio::task::spawn_blocking(move || {
             let parts = Parts::start(&config)?;
             Ok::<_, Error>((config, parts))
@@ -71,6 +71,7 @@ impl App {
         .await
         .map_err(|err| Error::io("start-up failed", std::io::Error::other(err)))?;
         let (config, parts) = started?;
+        https.start_acme(&config.data_dir).await?;
         let state = AppState::new(
             config,
             parts.db.0.clone(),

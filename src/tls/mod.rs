@@ -2,8 +2,10 @@
 //! connection, the certificate files and their reload on SIGHUP (`reload`), and
 //! certificates obtained automatically (`acme`).
 
+pub mod acme;
 pub mod certs;
 pub mod reload;
+pub mod roots;
 pub mod settings;
 
 use std::net::SocketAddr;

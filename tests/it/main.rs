@@ -1,6 +1,7 @@
 //! The integration suite: real servers on real ports, a real SQLite file or PostgreSQL
 //! database, real HTTP.
 
+mod acme;
 mod api;
 mod app_files;
 mod assets;
@@ -38,6 +39,7 @@ mod openapi;
 mod openapi_recipes;
 mod ops;
 mod ops_stats;
+mod pebble;
 mod persistence;
 mod pg;
 mod pg_checks;

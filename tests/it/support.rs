@@ -369,8 +369,9 @@ pub async fn request_from(
     send(stream, addr, method, path, headers, body.into()).await
 }
 
-async fn send(
-    stream: TcpStream,
+/// One request on an open connection, plain or TLS; `addr` goes in the `Host` header.
+pub async fn send(
+    stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     addr: SocketAddr,
     method: &str,
     path: &str,

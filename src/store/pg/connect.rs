@@ -4,8 +4,6 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, Connection, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -128,48 +126,13 @@ impl Target {
 /// client of ours, the certificates named by `SSL_CERT_FILE` and `SSL_CERT_DIR`: that is
 /// how a private CA (a managed database's, a test's) is trusted.
 fn tls_config() -> Result<rustls::ClientConfig, DbError> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for path in extra_roots() {
-        let certs = CertificateDer::pem_file_iter(&path).map_err(|err| {
-            DbError::Postgres(format!(
-                "cannot read CA certificates {}: {err}",
-                path.display()
-            ))
-        })?;
-        for cert in certs.flatten() {
-            // A certificate rustls cannot use (an old signature scheme) is skipped, as
-            // OpenSSL skips it, instead of refusing the whole bundle.
-            let _ = roots.add(cert);
-        }
-    }
+    let roots = crate::tls::roots::store().map_err(DbError::Postgres)?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|err| DbError::Postgres(format!("cannot set up TLS: {err}")))?
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-/// The files named by `SSL_CERT_FILE`, and the `.pem`/`.crt` files in `SSL_CERT_DIR`.
-fn extra_roots() -> Vec<std::path::PathBuf> {
-    let mut paths = Vec::new();
-    if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
-        paths.push(file.into());
-    }
-    if let Some(dir) = std::env::var_os("SSL_CERT_DIR").filter(|d| !d.is_empty()) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            let mut found: Vec<std::path::PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "pem" || e == "crt"))
-                .collect();
-            found.sort();
-            paths.extend(found);
-        }
-    }
-    paths
 }
 
 #[cfg(test)]
