@@ -174,12 +174,6 @@ impl Config {
         self.environment == Environment::Production
     }
 
-    /// Session cookies go over HTTPS only in production, and whenever this server speaks
-    /// HTTPS itself.
-    pub fn secure_cookies(&self) -> bool {
-        self.is_production() || self.tls.is_some()
-    }
-
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join(DB_FILE)
     }

@@ -29,6 +29,10 @@ pub type Body = BoxBody<Bytes, Infallible>;
 pub type Request = hyper::Request<hyper::body::Incoming>;
 pub type Response = hyper::Response<Body>;
 
+/// Marks a request that came over this server's own TLS (a request extension).
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::hangup::Hangup;
-use super::{client_ip, headers, service, Request};
+use super::{client_ip, headers, service, OverTls, Request};
 use crate::client_counts::ClientSlot;
 use crate::error::Error;
 use crate::state::AppState;
@@ -158,10 +158,10 @@ impl Server {
         tokio::spawn(async move {
             let deadline = state.config.connections.header_timeout;
             match tls {
-                None => serve_http(stream, peer, &state, watcher).await,
+                None => serve_http(stream, peer, &state, watcher, false).await,
                 Some(tls) => match tls.accept(stream, peer, deadline).await {
-                    Accepted::Tls(stream) => serve_http(*stream, peer, &state, watcher).await,
-                    Accepted::Plain(stream) => serve_http(stream, peer, &state, watcher).await,
+                    Accepted::Tls(tls) => serve_http(*tls, peer, &state, watcher, true).await,
+                    Accepted::Plain(plain) => serve_http(plain, peer, &state, watcher, false).await,
                     Accepted::WrongProtocol(stream) => answer(stream, https_only).await,
                     Accepted::Closed => {}
                 },
@@ -173,8 +173,13 @@ impl Server {
 }
 
 /// Serves HTTP/1.1 on one connection, plain or TLS, until it ends or a stream hangs up.
-async fn serve_http<I>(io: I, peer: SocketAddr, state: &Arc<AppState>, watcher: Watcher)
-where
+async fn serve_http<I>(
+    io: I,
+    peer: SocketAddr,
+    state: &Arc<AppState>,
+    watcher: Watcher,
+    over_tls: bool,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let hangup = Hangup::default();
@@ -183,6 +188,9 @@ where
     let service = service_fn(move |mut req: Request| {
         let state = Arc::clone(&for_service);
         req.extensions_mut().insert(for_requests.clone());
+        if over_tls {
+            req.extensions_mut().insert(OverTls);
+        }
         async move { Ok::<_, Infallible>(service::handle(&state, req, peer).await) }
     });
     let limits = state.config.connections;

@@ -5,63 +5,31 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
+use rustls::pki_types::CertificateDer;
 
 use crate::binary::{spawn_server, Running};
-use crate::pebble::{free_port, Pebble};
-use crate::support::{request, send, Reply};
+use crate::https::Https;
+use crate::pebble::Pebble;
+use crate::support::{free_port, request, Reply};
 
 /// Challtestsrv answers every name with 127.0.0.1, so any name will do.
 const DOMAIN: &str = "chat.bookchat.test";
+/// Members-only, so the tests can check the session cookie's `Secure` flag.
+const ACCESS_CODE: &str = "acme-members";
 /// Issuance takes about a second against Pebble; this allows for a loaded machine.
 const ISSUED_WITHIN: Duration = Duration::from_secs(60);
 
-/// A TLS connection to `addr` that trusts only `roots` and expects the certificate of
-/// `name` (sent as SNI when it is a domain).
-pub async fn tls_connect(
+/// One HTTPS request to the domain (a JSON body when not empty).
+async fn https(
     addr: SocketAddr,
-    name: &str,
-    roots: &[CertificateDer<'static>],
-) -> std::io::Result<TlsStream<TcpStream>> {
-    let mut store = rustls::RootCertStore::empty();
-    for root in roots {
-        store.add(root.clone()).expect("a usable root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(store)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let name = ServerName::try_from(name.to_owned()).expect("a server name");
-    let tcp = TcpStream::connect(addr).await?;
-    TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-}
-
-/// One HTTPS request (a JSON body when not empty); panics when the handshake fails.
-pub async fn https(
-    addr: SocketAddr,
-    name: &str,
     roots: &[CertificateDer<'static>],
     method: &str,
     path: &str,
     body: &str,
 ) -> Reply {
-    let tls = tls_connect(addr, name, roots)
-        .await
-        .unwrap_or_else(|err| panic!("TLS handshake with {addr} as {name}: {err}"));
-    let json = [("content-type", "application/json")];
-    let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &json };
-    send(tls, addr, method, path, headers, body.to_owned().into()).await
+    Https::once(addr, DOMAIN, roots, (method, path, body)).await
 }
 
 /// The leaf certificate the server presents for `DOMAIN` when `roots` verify it.
@@ -69,9 +37,7 @@ async fn served_leaf(
     addr: SocketAddr,
     roots: &[CertificateDer<'static>],
 ) -> Option<CertificateDer<'static>> {
-    let tls = tls_connect(addr, DOMAIN, roots).await.ok()?;
-    let leaf = tls.get_ref().1.peer_certificates()?.first()?.clone();
-    Some(leaf.into_owned())
+    Some(Https::connect(addr, DOMAIN, roots).await.ok()?.served)
 }
 
 /// A server under test and every log line it wrote so far.
@@ -84,6 +50,11 @@ impl Watched {
     /// `bookchat serve` with ACME on against `pebble`, on `port`, with `data` as its data
     /// directory; it trusts Pebble's HTTPS through `SSL_CERT_FILE`, as the contract says.
     fn start(pebble: &Pebble, data: &Path, port: u16) -> Watched {
+        Watched::start_with(pebble, data, port, &[])
+    }
+
+    /// The same, with `env` added.
+    fn start_with(pebble: &Pebble, data: &Path, port: u16, env: &[(&str, &str)]) -> Watched {
         let server = spawn_server(data, |command| {
             command
                 .env("PORT", port.to_string())
@@ -91,10 +62,11 @@ impl Watched {
                 .env("BOOKCHAT_ACME_DOMAIN", DOMAIN)
                 .env("BOOKCHAT_ACME_EMAIL", "admin@bookchat.test")
                 .env("BOOKCHAT_ACME_DIRECTORY", &pebble.directory)
-                .env("SSL_CERT_FILE", &pebble.ca.pem)
+                .env("SSL_CERT_FILE", &pebble.ca_pem)
                 .env_remove("SSL_CERT_DIR")
                 .env_remove("BOOKCHAT_TLS_CERT")
-                .env_remove("BOOKCHAT_TLS_KEY");
+                .env_remove("BOOKCHAT_TLS_KEY")
+                .envs(env.iter().copied());
         });
         let seen = server.startup.clone();
         Watched { server, seen }
@@ -137,13 +109,12 @@ fn acme_folder(data: &Path, pebble: &Pebble) -> PathBuf {
 
 /// Stores a certificate for `DOMAIN` from the test CA, expiring in 10 days: due for renewal.
 fn store_due_certificate(data: &Path, pebble: &Pebble) -> CertificateDer<'static> {
-    use rustls::pki_types::pem::PemObject;
     let folder = acme_folder(data, pebble);
     std::fs::create_dir_all(&folder).unwrap();
-    let (chain, key) = pebble.ca.leaf(&[DOMAIN], 10);
-    std::fs::write(folder.join(format!("{DOMAIN}.cert.pem")), &chain).unwrap();
-    std::fs::write(folder.join(format!("{DOMAIN}.key.pem")), key).unwrap();
-    CertificateDer::from_pem_slice(chain.as_bytes()).unwrap()
+    let issued = pebble.ca.issue_for(&[DOMAIN], 10);
+    std::fs::write(folder.join(format!("{DOMAIN}.cert.pem")), &issued.cert_pem).unwrap();
+    std::fs::write(folder.join(format!("{DOMAIN}.key.pem")), &issued.key_pem).unwrap();
+    issued.der
 }
 
 #[cfg(unix)]
@@ -179,19 +150,18 @@ async fn issues_a_certificate_serves_https_and_reuses_it_after_a_restart() {
         .await;
     let roots = [pebble.root().await];
     let addr = server.addr();
-    let page = https(addr, DOMAIN, &roots, "GET", "/", "").await;
+    let page = https(addr, &roots, "GET", "/", "").await;
     assert_eq!(page.status, 200);
     assert!(page.text().contains("/static/app.js"));
     let posted = https(
         addr,
-        DOMAIN,
         &roots,
         "POST",
         "/api/messages",
         r#"{"content":"over TLS"}"#,
     );
     assert_eq!(posted.await.status, 201);
-    let listed = https(addr, DOMAIN, &roots, "GET", "/api/messages", "").await;
+    let listed = https(addr, &roots, "GET", "/api/messages", "").await;
     assert!(listed.text().contains("over TLS"), "{}", listed.text());
     let leaf = served_leaf(addr, &roots)
         .await
@@ -227,7 +197,7 @@ async fn issues_a_certificate_serves_https_and_reuses_it_after_a_restart() {
         "{startup}"
     );
     assert_eq!(served_leaf(server.addr(), &roots).await, Some(leaf));
-    let health = https(server.addr(), DOMAIN, &roots, "GET", "/api/health", "").await;
+    let health = https(server.addr(), &roots, "GET", "/api/health", "").await;
     assert_eq!(health.status, 200);
     assert_eq!(pebble.orders(), 1, "{}", pebble.log());
 }
@@ -273,7 +243,8 @@ async fn a_failed_first_order_is_logged_and_plain_http_keeps_serving() {
         return;
     };
     let data = tempfile::tempdir().unwrap();
-    let mut server = Watched::start(&pebble, data.path(), free_port());
+    let members_only = [("BOOKCHAT_ACCESS_CODE", ACCESS_CODE)];
+    let mut server = Watched::start_with(&pebble, data.path(), free_port(), &members_only);
     let error = server
         .line("could not obtain a certificate", ISSUED_WITHIN, &pebble)
         .await;
@@ -293,6 +264,13 @@ async fn a_failed_first_order_is_logged_and_plain_http_keeps_serving() {
     );
     let health = request(server.addr(), "GET", "/api/health", &[], "").await;
     assert_eq!(health.status, 200, "{}", health.text());
+    // A session cookie over this plain HTTP is not `Secure`: a browser would drop it.
+    let json = [("content-type", "application/json")];
+    let body = format!(r#"{{"code":"{ACCESS_CODE}"}}"#);
+    let signed_in = request(server.addr(), "POST", "/api/session", &json, body).await;
+    assert_eq!(signed_in.status, 204, "{}", signed_in.text());
+    let cookie = signed_in.header("set-cookie").expect("a session cookie");
+    assert!(!cookie.contains("Secure"), "{cookie}");
     let roots = [pebble.ca.der()];
     assert_eq!(
         served_leaf(server.addr(), &roots).await,
@@ -318,7 +296,7 @@ async fn a_failed_renewal_keeps_serving_the_last_good_certificate() {
     );
     let roots = [pebble.ca.der()];
     assert_eq!(served_leaf(server.addr(), &roots).await, Some(old));
-    let health = https(server.addr(), DOMAIN, &roots, "GET", "/api/health", "").await;
+    let health = https(server.addr(), &roots, "GET", "/api/health", "").await;
     assert_eq!(health.status, 200);
     let stored = acme_folder(data.path(), &pebble).join(format!("{DOMAIN}.cert.pem"));
     assert!(stored.is_file(), "the last good certificate stays on disk");

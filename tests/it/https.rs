@@ -9,7 +9,9 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
@@ -31,6 +33,7 @@ impl TestCa {
     pub fn new() -> TestCa {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params
             .distinguished_name
             .push(DnType::CommonName, "BookChat test CA");
@@ -44,10 +47,25 @@ impl TestCa {
         self.issuer.der().clone()
     }
 
+    /// Writes this CA as PEM into `dir`, for `SSL_CERT_FILE`, and returns the path.
+    pub fn write_pem(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("test-ca.pem");
+        std::fs::write(&path, self.issuer.pem()).expect("write the CA");
+        path
+    }
+
     /// A certificate for `names` (host names or addresses), signed by this CA.
     pub fn issue(&self, names: &[&str]) -> Issued {
+        self.issue_for(names, 30)
+    }
+
+    /// The same, valid from yesterday for `days` more days.
+    pub fn issue_for(&self, names: &[&str], days: i64) -> Issued {
         let names: Vec<String> = names.iter().map(|n| (*n).to_string()).collect();
-        let params = CertificateParams::new(names).expect("leaf params");
+        let mut params = CertificateParams::new(names).expect("leaf params");
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(days);
         let key = KeyPair::generate().expect("leaf key");
         let cert = params
             .signed_by(&key, &self.issuer)
@@ -89,14 +107,17 @@ pub struct Https {
 }
 
 impl Https {
-    /// Connects to `addr`, asks for `name` (SNI) and trusts only `root`.
+    /// Connects to `addr`, asks for `name` (SNI when it is a domain) and trusts only
+    /// `roots`.
     pub async fn connect(
         addr: SocketAddr,
         name: &str,
-        root: &CertificateDer<'static>,
+        trusted: &[CertificateDer<'static>],
     ) -> std::io::Result<Https> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(root.clone()).expect("root");
+        for root in trusted {
+            roots.add(root.clone()).expect("a usable root");
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -121,6 +142,19 @@ impl Https {
             served,
             alpn,
         })
+    }
+
+    /// One request on a new connection; panics when the handshake fails.
+    pub async fn once(
+        addr: SocketAddr,
+        name: &str,
+        trusted: &[CertificateDer<'static>],
+        (method, path, body): (&str, &str, &str),
+    ) -> Reply {
+        let mut https = Https::connect(addr, name, trusted)
+            .await
+            .unwrap_or_else(|err| panic!("TLS handshake with {addr} as {name}: {err}"));
+        https.send(method, path, body).await
     }
 
     pub async fn send(&mut self, method: &str, path: &str, body: &str) -> Reply {

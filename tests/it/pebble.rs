@@ -7,16 +7,18 @@
 //! where they fail: CI must run them (`.ci/run` installs `pebble`).
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+
+use crate::https::{Https, TestCa};
+use crate::support::free_port;
 
 const PEBBLE: &str = "/usr/bin/pebble";
 const CHALLTESTSRV: &str = "/usr/bin/pebble-challtestsrv";
@@ -44,52 +46,6 @@ pub fn available() -> bool {
     false
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A CA for the tests, written as PEM into a folder: Pebble's HTTPS certificate comes from
-/// it, and so may a test's stored certificate.
-pub struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-    pub pem: PathBuf,
-}
-
-impl TestCa {
-    pub fn new(dir: &Path) -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "BookChat test CA");
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let pem = dir.join("test-ca.pem");
-        std::fs::write(&pem, issuer.pem()).unwrap();
-        TestCa { issuer, pem }
-    }
-
-    pub fn der(&self) -> CertificateDer<'static> {
-        self.issuer.der().clone()
-    }
-
-    /// A leaf for `names`, valid from yesterday for `days` more days: (chain PEM, key PEM).
-    pub fn leaf(&self, names: &[&str], days: i64) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(ToString::to_string).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        let now = time::OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::days(1);
-        params.not_after = now + time::Duration::days(days);
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
 /// Lines a child process wrote, collected as it runs.
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -104,7 +60,9 @@ struct Started {
 /// A running Pebble and its DNS server, stopped on drop.
 pub struct Pebble {
     pub directory: String,
+    /// The CA of Pebble's own HTTPS, and its PEM file for a server's `SSL_CERT_FILE`.
     pub ca: TestCa,
+    pub ca_pem: PathBuf,
     management: SocketAddr,
     log: Log,
     children: Vec<Child>,
@@ -129,10 +87,11 @@ impl Pebble {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let ca = TestCa::new(dir.path());
-        let (cert, key) = ca.leaf(&["127.0.0.1", "localhost"], 30);
-        std::fs::write(dir.path().join("pebble.pem"), cert).unwrap();
-        std::fs::write(dir.path().join("pebble.key"), key).unwrap();
+        let ca = TestCa::new();
+        let ca_pem = ca.write_pem(dir.path());
+        let issued = ca.issue(&["127.0.0.1", "localhost"]);
+        std::fs::write(dir.path().join("pebble.pem"), issued.cert_pem).unwrap();
+        std::fs::write(dir.path().join("pebble.key"), issued.key_pem).unwrap();
         let mut last = String::new();
         for _ in 0..3 {
             match Self::try_start(dir.path(), tls_port) {
@@ -140,6 +99,7 @@ impl Pebble {
                     return Some(Pebble {
                         directory: format!("https://{}/dir", started.listen),
                         ca,
+                        ca_pem,
                         management: started.management,
                         log: started.log,
                         children: started.children,
@@ -212,8 +172,8 @@ impl Pebble {
     /// The root Pebble issues from (made anew at each start), from its management port.
     pub async fn root(&self) -> CertificateDer<'static> {
         let roots = [self.ca.der()];
-        let name = "127.0.0.1";
-        let reply = crate::acme::https(self.management, name, &roots, "GET", "/roots/0", "").await;
+        let get = ("GET", "/roots/0", "");
+        let reply = Https::once(self.management, "127.0.0.1", &roots, get).await;
         assert_eq!(reply.status, 200, "{}", reply.text());
         CertificateDer::from_pem_slice(&reply.body).expect("Pebble's root as PEM")
     }

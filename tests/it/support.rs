@@ -418,6 +418,14 @@ pub async fn exchange(
     }
 }
 
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Writes `bytes` as they are and reads what comes back until the server closes or a second
 /// passes without data: for requests a well-behaved client library would refuse to send.
 pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::binary::{run, spawn_server, Running};
 use crate::https::{replace, Https, TestCa};
-use crate::support::{eventually, raw, raw_status, request, TestServer};
+use crate::support::{eventually, free_port, raw, raw_status, request, TestServer};
 
 const CODE: &str = "members-only-code";
 
@@ -47,7 +47,7 @@ async fn start_tls(
 async fn the_page_and_the_api_are_served_over_https() {
     let files = files();
     let server = start_tls(&files, |_| {}).await;
-    let mut https = Https::connect(server.addr, "localhost", &files.ca.der())
+    let mut https = Https::connect(server.addr, "localhost", &[files.ca.der()])
         .await
         .expect("TLS handshake");
     assert_eq!(https.alpn.as_deref(), Some(&b"http/1.1"[..]));
@@ -92,7 +92,7 @@ async fn plain_http_to_the_tls_port_gets_a_400_and_tls_goes_on() {
     let mut half = TcpStream::connect(server.addr).await.expect("connect");
     half.write_all(&[0x16, 0x03, 0x01]).await.expect("write");
     drop(half);
-    let mut https = Https::connect(server.addr, "localhost", &files.ca.der())
+    let mut https = Https::connect(server.addr, "localhost", &[files.ca.der()])
         .await
         .expect("TLS still served");
     assert_eq!(https.send("GET", "/api/health", "").await.status, 200);
@@ -107,7 +107,7 @@ async fn production_over_https_sends_hsts_and_secure_cookies() {
         args.access.access_code = Some(Secret::new(CODE));
     })
     .await;
-    let mut https = Https::connect(server.addr, "localhost", &files.ca.der())
+    let mut https = Https::connect(server.addr, "localhost", &[files.ca.der()])
         .await
         .expect("TLS handshake");
     let signed_in = https
@@ -131,7 +131,7 @@ async fn development_over_https_still_marks_cookies_secure() {
         args.access.access_code = Some(Secret::new(CODE));
     })
     .await;
-    let mut https = Https::connect(server.addr, "localhost", &files.ca.der())
+    let mut https = Https::connect(server.addr, "localhost", &[files.ca.der()])
         .await
         .expect("TLS handshake");
     let signed_in = https
@@ -163,12 +163,6 @@ async fn the_redirect_port_answers_308_to_the_same_path_on_https() {
     server.stop().await;
     // The redirect port closes with the server.
     assert!(TcpStream::connect(plain).await.is_err());
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
 }
 
 #[test]
@@ -245,7 +239,7 @@ async fn sighup_rereads_the_certificate_and_keeps_open_connections() {
         .startup
         .iter()
         .any(|l| l.contains("listening on https://")));
-    let root = files.ca.der();
+    let root = [files.ca.der()];
     let mut before = Https::connect(server.addr, "localhost", &root)
         .await
         .expect("TLS");

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::{Role, Sessions, COOKIE, LIFETIME_SECS};
 use crate::http::client_ip;
-use crate::http::{body, empty, ApiError, Request, Response};
+use crate::http::{body, empty, ApiError, OverTls, Request, Response};
 use crate::message::parse_name;
 use crate::ratelimit::Decision;
 use crate::state::AppState;
@@ -23,6 +23,7 @@ struct SignIn {
 
 pub async fn sign_in(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let (client, address) = (client_ip::key_of(&req), client_ip::addr_of(&req));
+    let secure = secure_cookie(state, &req);
     let bytes = body::read_json(req).await?;
     let input: SignIn = serde_json::from_slice(&bytes).map_err(|_| {
         ApiError::BadRequest(
@@ -56,20 +57,22 @@ pub async fn sign_in(state: &AppState, req: Request) -> Result<Response, ApiErro
     };
     log::info!("{address} signed in as {who}");
     let attributes = format!("Max-Age={LIFETIME_SECS}");
-    Ok(with_cookie(
-        &value,
-        &attributes,
-        state.config.secure_cookies(),
-    ))
+    Ok(with_cookie(&value, &attributes, secure))
 }
 
-pub async fn sign_out(state: &AppState, _req: Request) -> Result<Response, ApiError> {
-    Ok(with_cookie("", "Max-Age=0", state.config.secure_cookies()))
+pub async fn sign_out(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    Ok(with_cookie("", "Max-Age=0", secure_cookie(state, &req)))
+}
+
+/// `Secure` in production (where a TLS proxy may sit in front) and on every request that
+/// came over this server's own TLS; not on plain HTTP otherwise, where a browser would
+/// drop the cookie (a server with ACME serves plain HTTP until its first certificate).
+fn secure_cookie(state: &AppState, req: &Request) -> bool {
+    state.config.is_production() || req.extensions().get::<OverTls>().is_some()
 }
 
 /// A `204` that sets the session cookie: never readable by scripts, never sent by
-/// another site's request, and over HTTPS only in production or when this server
-/// speaks HTTPS.
+/// another site's request, and over HTTPS only when `secure`.
 fn with_cookie(value: &str, lifetime: &str, secure: bool) -> Response {
     let secure = if secure { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={value}; Path=/; {lifetime}; HttpOnly; SameSite=Strict{secure}");
