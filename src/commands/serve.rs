@@ -22,7 +22,7 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         .thread_name("bookchat-worker")
         .build()
         .map_err(|err| Error::io("cannot start the async runtime", err))?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         // Listen for signals before anyone can learn the address: a SIGTERM sent the moment
         // "listening" is logged must find the handler in place, not kill the process.
         let shutdown = shutdown_signal();
@@ -33,7 +33,11 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
             app.url()
         );
         app.run(shutdown).await
-    })
+    });
+    // Everything that keeps data has stopped inside `run`. What may be left is a blocking
+    // ACME request (up to its 20 s timeout): the process need not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 /// Registers for Ctrl-C and SIGTERM (what `docker stop` and systemd send) at once, and
