@@ -12,10 +12,21 @@ pub const DEFAULT_PORT: u16 = 5002;
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_DATA_DIR: &str = "./bookchat-data";
 
+/// What `--version` prints after the name: the crate version, then the commit and the date
+/// `build.rs` found (`unknown` for a build outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BOOKCHAT_GIT_COMMIT"),
+    ", built ",
+    env!("BOOKCHAT_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bookchat",
-    version,
+    version = VERSION,
     about = "A self-hosted chat server in one file: messages land in SQLite, then on GitHub.",
     long_about = "A self-hosted chat server in one file.\n\n\
         Run `bookchat` (or `bookchat serve`) and open http://127.0.0.1:5002 in a browser.\n\

@@ -1,4 +1,4 @@
-//! The real `bookchat` executable: help, version, start-up errors, embedded assets from any
+//! The real `bookchat` executable: help, start-up errors, embedded assets from any
 //! directory, `.env`, and a clean exit on SIGTERM; and the helpers that run it, for other
 //! builds of it too (the static one).
 
@@ -167,17 +167,6 @@ fn help_describes_commands_and_settings() {
     }
     let serve_help = run(dir.path(), &["serve", "--help"]);
     assert!(serve_help.status.success());
-}
-
-#[test]
-fn version_prints_the_crate_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["--version"]);
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        format!("bookchat {}", env!("CARGO_PKG_VERSION"))
-    );
 }
 
 #[test]

@@ -38,6 +38,7 @@ mod openapi;
 mod openapi_recipes;
 mod ops;
 mod ops_stats;
+mod packaging;
 mod persistence;
 mod pg;
 mod pg_checks;
