@@ -1,10 +1,15 @@
-//! What a packager takes from the binary: `--version` with its commit and build date, and
-//! the completions and the man page as the binary prints them.
+//! What a packager takes from the binary and the repository: `--version` with its commit
+//! and build date, the completions and the man page as the binary prints them, and the
+//! systemd unit in contrib/, checked by `systemd-analyze`.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::binary::run;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bookchat");
+const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/bookchat.service");
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -122,4 +127,69 @@ fn the_man_page_is_clean_roff() {
         "groff: {}",
         stderr(&checked)
     );
+}
+
+/// The unit with its `ExecStart` pointed at this build's binary (systemd-analyze checks that
+/// the program exists), and with `extra` appended to its `[Service]` section.
+fn unit_in(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let unit = std::fs::read_to_string(UNIT).expect("contrib/bookchat.service");
+    let original = "ExecStart=/usr/local/bin/bookchat serve";
+    assert!(unit.contains(original), "the unit runs {original}");
+    let unit = unit
+        .replace(original, &format!("ExecStart={BIN} serve"))
+        .replace("[Install]", &format!("{extra}\n[Install]"));
+    let path = dir.join("bookchat.service");
+    std::fs::write(&path, unit).unwrap();
+    path
+}
+
+/// `systemd-analyze verify` of the unit, with the page from `bookchat man` on MANPATH so
+/// that its `Documentation=man:bookchat(1)` resolves: the lines that name the unit.
+fn verify(dir: &Path, unit: &Path) -> Option<Vec<String>> {
+    let man1 = dir.join("man/man1");
+    std::fs::create_dir_all(&man1).unwrap();
+    std::fs::write(man1.join("bookchat.1"), run(dir, &["man"]).stdout).unwrap();
+    let Ok(out) = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(unit)
+        .env("MANPATH", dir.join("man"))
+        .output()
+    else {
+        crate::ci::skip("the systemd unit check", "systemd-analyze is not installed");
+        return None;
+    };
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    let about_it = all.lines().filter(|l| l.contains("bookchat.service"));
+    let mut lines: Vec<String> = about_it.map(String::from).collect();
+    if !out.status.success() && lines.is_empty() {
+        lines.push(format!("systemd-analyze verify failed: {all}"));
+    }
+    Some(lines)
+}
+
+#[test]
+fn the_service_unit_passes_systemd_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_in(dir.path(), "");
+    let Some(complaints) = verify(dir.path(), &unit) else {
+        return;
+    };
+    assert!(complaints.is_empty(), "{}", complaints.join("\n"));
+
+    // The check can fail: a misspelt setting is reported.
+    let broken = unit_in(dir.path(), "ProtectSytem=strict");
+    let complaints = verify(dir.path(), &broken).unwrap();
+    assert!(
+        complaints.iter().any(|l| l.contains("ProtectSytem")),
+        "{complaints:?}"
+    );
+
+    // The hardening holds: systemd rates the unit's exposure at most 2.0 of 10 ("OK").
+    let unit = unit_in(dir.path(), "");
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--threshold=20"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 }
