@@ -14,10 +14,21 @@ pub const DEFAULT_DATA_DIR: &str = "./bookchat-data";
 /// Let's Encrypt's production directory: the default ACME server.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
+/// What `--version` prints after the name: the crate version, then the commit and the date
+/// `build.rs` found (`unknown` for a build outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BOOKCHAT_GIT_COMMIT"),
+    ", built ",
+    env!("BOOKCHAT_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bookchat",
-    version,
+    version = VERSION,
     about = "A self-hosted chat server in one file: messages land in SQLite, then on GitHub.",
     long_about = "A self-hosted chat server in one file.\n\n\
         Run `bookchat` (or `bookchat serve`) and open http://127.0.0.1:5002 in a browser.\n\
@@ -46,7 +57,14 @@ pub fn usage_error(err: &clap::Error) -> String {
     }
     .map(|var| format!(" (the flag or {var})"))
     .unwrap_or_default();
-    format!("{reason}{source}; see bookchat --help")
+    // clap lists the accepted values on a later line; one line must say them.
+    let valid = match err.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(values)) if !values.is_empty() => {
+            format!("; use one of {}", values.join(", "))
+        }
+        _ => String::new(),
+    };
+    format!("{reason}{source}{valid}; see bookchat --help")
 }
 
 /// The environment variable behind a flag as clap names it (`--port <PORT>`).
@@ -80,6 +98,29 @@ pub enum Command {
     /// an interruption. The server must be stopped. Uses the same GitHub settings as
     /// `serve`.
     Import(ImportArgs),
+    /// Print a shell completion script for bash, zsh or fish
+    ///
+    /// For example `bookchat completions bash > /etc/bash_completion.d/bookchat`; the
+    /// README says where each shell looks.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), covering every command and flag: `man -l <(bookchat man)`.
+    Man,
+}
+
+/// Options of `bookchat completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `bookchat completions` writes for: the three people use on Linux servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Options of `bookchat import`.
@@ -461,6 +502,17 @@ mod tests {
         let cli = Cli::try_parse_from(["bookchat", "stats", "--json"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Stats(a)) if a.json));
         assert!(Cli::try_parse_from(["bookchat", "restore"]).is_err());
+    }
+
+    #[test]
+    fn completions_take_one_of_three_shells_and_man_takes_nothing() {
+        let cli = Cli::try_parse_from(["bookchat", "completions", "fish"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Completions(a)) if a.shell == Shell::Fish));
+        let cli = Cli::try_parse_from(["bookchat", "man"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Man)));
+        assert!(Cli::try_parse_from(["bookchat", "completions", "tcsh"]).is_err());
+        assert!(Cli::try_parse_from(["bookchat", "completions"]).is_err());
+        assert!(Cli::try_parse_from(["bookchat", "man", "--port", "1"]).is_err());
     }
 
     #[test]

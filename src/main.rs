@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         Some(Command::Restore(args)) => commands::restore::run(&args),
         Some(Command::Stats(args)) => commands::stats::run(&args),
         Some(Command::Import(args)) => commands::import::run(&args),
+        Some(Command::Completions(args)) => commands::completions::run(args.shell),
+        Some(Command::Man) => commands::man::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,12 @@
 //! while the cluster restarts; nothing acknowledged is lost or doubled, and both nodes
 //! recover without a restart of their own.
 
+#[path = "it/ci.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the integration crate, which uses all of it"
+)]
+mod ci;
 #[path = "it/pg.rs"]
 #[allow(
     dead_code,

@@ -1,7 +1,11 @@
 //! One module per subcommand, each with a `run` that `main` dispatches to.
 
 pub mod backup;
+pub mod completions;
+#[cfg(test)]
+mod drift_tests;
 pub mod import;
+pub mod man;
 pub mod restore;
 pub mod serve;
 pub mod stats;

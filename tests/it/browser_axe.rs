@@ -62,7 +62,7 @@ fn axe_source(test: &str) -> Option<String> {
     if let Some(source) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
         return Some(source);
     }
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let in_ci = crate::ci::in_ci();
     assert!(
         !in_ci,
         "CI=true but axe-core is not installed (AXE_CORE_JS={path:?}): {test} cannot run"

@@ -26,7 +26,7 @@ pub fn admin_url() -> Option<String> {
     if let Some(url) = std::env::var(URL_VAR).ok().filter(|url| !url.is_empty()) {
         return Some(url);
     }
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let in_ci = crate::ci::in_ci();
     assert!(!in_ci, "CI must provide PostgreSQL: {URL_VAR} is unset");
     // Straight to the process's stderr, past the test harness's capture, so that a plain
     // `cargo test` shows it once rather than never.

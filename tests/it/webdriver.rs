@@ -47,7 +47,7 @@ impl Driver {
     /// Under `CI=true` a missing browser fails the test instead: CI must run these.
     pub async fn start_or_skip(test: &str) -> Option<Driver> {
         let Some(path) = chromedriver_path() else {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            let in_ci = crate::ci::in_ci();
             assert!(
                 !in_ci,
                 "CI=true but chromedriver is not installed: {test} cannot run"
