@@ -1,6 +1,7 @@
 //! Build script: rebuild when anything under `assets/` changes, because rust-embed compiles
-//! those files into the binary and cargo cannot see a newly added file on its own; and
-//! stamp the binary with the git commit and build date that `bookchat --version` shows.
+//! those files into the binary and cargo cannot see a newly added file on its own; stamp
+//! the binary with the git commit and build date that `bookchat --version` shows; and, in
+//! static glibc builds only, link `build/static_nss.c` (see there why).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +14,31 @@ fn main() {
     let commit = git_commit(&manifest_dir).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=BOOKCHAT_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=BOOKCHAT_BUILD_DATE={}", build_date());
+    if is_static_glibc() {
+        link_static_nss();
+    }
+}
+
+/// `make static`: glibc linked in (`-C target-feature=+crt-static` on a gnu target).
+fn is_static_glibc() -> bool {
+    let var = |name| std::env::var(name).unwrap_or_default();
+    var("CARGO_CFG_TARGET_ENV") == "gnu"
+        && var("CARGO_CFG_TARGET_FEATURE")
+            .split(',')
+            .any(|f| f == "crt-static")
+}
+
+/// Compiles the shim and links it whole: nothing refers to its constructor, so a plain
+/// static library would be dropped by the linker.
+fn link_static_nss() {
+    println!("cargo:rerun-if-changed=build/static_nss.c");
+    cc::Build::new()
+        .file("build/static_nss.c")
+        .cargo_metadata(false)
+        .compile("bookchat_static_nss");
+    let out = std::env::var("OUT_DIR").unwrap_or_default();
+    println!("cargo:rustc-link-search=native={out}");
+    println!("cargo:rustc-link-lib=static:+whole-archive=bookchat_static_nss");
 }
 
 /// The checkout's HEAD as 12 hex digits, or `None` where git is missing or this is not a
