@@ -1,6 +1,6 @@
 //! What a packager takes from the binary and the repository: `--version` with its commit
 //! and build date, the completions and the man page as the binary prints them, and the
-//! systemd unit in contrib/, checked by `systemd-analyze`.
+//! systemd unit in contrib/, checked by `systemd-analyze`, and its example environment file.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -192,4 +192,38 @@ fn the_service_unit_passes_systemd_analyze() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+/// Every setting the example environment file names, set or commented out, is one that
+/// `bookchat serve` reads: a renamed variable cannot linger there, silently ignored.
+#[test]
+fn the_example_environment_file_names_only_real_settings() {
+    use clap::CommandFactory;
+    let cli = bookchat::cli::Cli::command();
+    let serve = cli.find_subcommand("serve").expect("serve");
+    let known: Vec<String> = cli
+        .get_arguments()
+        .chain(serve.get_arguments())
+        .filter_map(|arg| arg.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .chain(["RUST_LOG".to_string()])
+        .collect();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/bookchat.env"))
+            .expect("contrib/bookchat.env");
+    let named: Vec<&str> = example
+        .lines()
+        .map(|line| line.trim_start_matches('#'))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    assert!(
+        named.len() >= 15,
+        "the example names its settings: {named:?}"
+    );
+    for name in named {
+        assert!(
+            known.iter().any(|k| k == name),
+            "{name} is not a setting of bookchat serve"
+        );
+    }
 }
