@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Limiter, Policy, DEFAULT_CAPACITY};
 use crate::request_id::RequestIds;
+use crate::tls::Certs;
 
 /// Wrong sign-in codes one client may try: 5 a minute, as a bucket of 5.
 const SIGN_INS: Policy = Policy {
@@ -47,6 +48,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub request_ids: RequestIds,
     pub started: Instant,
+    /// The certificate this server serves, when it speaks HTTPS: for its expiry in
+    /// `/api/stats` and `/metrics`. Its lock is explained in `tls::certs`.
+    pub certs: Option<Arc<Certs>>,
 }
 
 impl AppState {
@@ -66,6 +70,7 @@ impl AppState {
             request_ids: RequestIds::default(),
             backups,
             started: Instant::now(),
+            certs: None,
         }
     }
 }

@@ -72,12 +72,13 @@ impl App {
         .map_err(|err| Error::io("start-up failed", std::io::Error::other(err)))?;
         let (config, parts) = started?;
         https.start_acme(&config.data_dir).await?;
-        let state = AppState::new(
+        let mut state = AppState::new(
             config,
             parts.db.0.clone(),
             parts.sync.0.clone(),
             parts.backups.0.clone(),
         );
+        state.certs = https.tls.as_ref().map(|tls| Arc::clone(tls.certs()));
         Ok(App {
             server: Server::new(listener, Arc::new(state), https.tls),
             https: https.tasks,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use rustls::crypto::ring::sign::any_supported_type;
 use rustls::pki_types::pem::PemObject;
@@ -11,6 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::InconsistentKeys;
+use x509_cert::der::Decode;
 
 /// The ALPN protocol of the ACME TLS-ALPN-01 challenge (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
@@ -19,7 +21,8 @@ pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 /// the moment, so a swap never touches connections already open.
 #[derive(Default)]
 pub struct Certs {
-    current: RwLock<Option<Arc<CertifiedKey>>>,
+    /// The served certificate, and when its leaf expires (for `/api/stats` and `/metrics`).
+    current: RwLock<Option<(Arc<CertifiedKey>, Option<SystemTime>)>>,
     /// The domain being validated and its challenge certificate, while an order is open.
     challenge: RwLock<Option<(String, Arc<CertifiedKey>)>>,
 }
@@ -27,14 +30,25 @@ pub struct Certs {
 impl Certs {
     /// The served certificate from now on, for new handshakes.
     pub fn set(&self, key: Arc<CertifiedKey>) {
+        let expires = key.cert.first().and_then(|leaf| expiry(leaf).ok());
         *self
             .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((key, expires));
     }
 
     /// The certificate served so far, if any.
     pub fn current(&self) -> Option<Arc<CertifiedKey>> {
+        self.served().map(|(key, _)| key)
+    }
+
+    /// When the served certificate expires: `None` without one (or when its date cannot be
+    /// read, which rustls would have refused to serve anyway).
+    pub fn expires(&self) -> Option<SystemTime> {
+        self.served().and_then(|(_, expires)| expires)
+    }
+
+    fn served(&self) -> Option<(Arc<CertifiedKey>, Option<SystemTime>)> {
         self.current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -132,6 +146,13 @@ pub fn certified(
         }
         Err(err) => Err(format!("unusable certificate: {err}")),
     }
+}
+
+/// The `notAfter` of a certificate.
+pub fn expiry(cert: &CertificateDer<'_>) -> Result<SystemTime, String> {
+    let parsed = x509_cert::Certificate::from_der(cert.as_ref())
+        .map_err(|err| format!("unreadable certificate: {err}"))?;
+    Ok(parsed.tbs_certificate.validity.not_after.to_system_time())
 }
 
 fn pem_error(setting: &str, path: &Path, err: &rustls::pki_types::pem::Error) -> String {

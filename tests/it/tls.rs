@@ -74,6 +74,39 @@ async fn the_page_and_the_api_are_served_over_https() {
 }
 
 #[tokio::test]
+async fn stats_and_metrics_say_when_the_certificate_expires() {
+    let files = files();
+    let server = start_tls(&files, |_| {}).await;
+    let mut https = Https::connect(server.addr, "localhost", &[files.ca.der()])
+        .await
+        .expect("TLS handshake");
+    let stats = https.send("GET", "/api/stats", "").await.json();
+    // `files()` issues for 30 days from now (valid since yesterday).
+    let days = stats["tls"]["certificate_days_left"]
+        .as_f64()
+        .expect("days left");
+    assert!((29.9..=30.0).contains(&days), "{stats}");
+    let expires = stats["tls"]["certificate_expires_at"]
+        .as_str()
+        .expect("a date");
+    let expires = chrono::DateTime::parse_from_rfc3339(expires).expect("RFC 3339");
+    let metrics = https.send("GET", "/metrics", "").await.text();
+    let gauge = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("bookchat_tls_certificate_expiry_timestamp_seconds "))
+        .expect("the expiry gauge");
+    let gauge: f64 = gauge.parse().expect("a number");
+    assert_eq!(gauge.to_string(), expires.timestamp().to_string());
+    server.stop().await;
+    // Plain HTTP has no certificate to tell of.
+    let plain = TestServer::start().await;
+    assert!(plain.stats().await["tls"].is_null());
+    let metrics = plain.get("/metrics").await.text();
+    assert!(!metrics.contains("bookchat_tls_"), "{metrics}");
+    plain.stop().await;
+}
+
+#[tokio::test]
 async fn plain_http_to_the_tls_port_gets_a_400_and_tls_goes_on() {
     let files = files();
     let server = start_tls(&files, |_| {}).await;
@@ -232,7 +265,7 @@ async fn sighup_rereads_the_certificate_and_keeps_open_connections() {
         .expect("TLS");
     assert_eq!(before.send("GET", "/api/health", "").await.status, 200);
 
-    let renewed = files.ca.issue(&["localhost"]);
+    let renewed = files.ca.issue_for(&["localhost"], 90);
     renewed.write(files.dir.path());
     hang_up(&server);
     wait_for_log(&server, "re-read the TLS certificate").await;
@@ -244,8 +277,12 @@ async fn sighup_rereads_the_certificate_and_keeps_open_connections() {
         "new handshakes get the new certificate"
     );
     assert_ne!(before.served, renewed.der);
-    // The connection opened before the reload goes on.
-    assert_eq!(before.send("GET", "/api/health", "").await.status, 200);
+    // The connection opened before the reload goes on, and tells of the new expiry.
+    let figures = before.send("GET", "/api/stats", "").await.json();
+    let days = figures["tls"]["certificate_days_left"]
+        .as_f64()
+        .expect("days left");
+    assert!((89.9..=90.0).contains(&days), "{figures}");
 
     // A broken file on the next reload keeps the current certificate.
     replace(&files.cert, "not a certificate");

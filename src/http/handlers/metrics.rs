@@ -116,6 +116,9 @@ fn plain(f: &Figures) -> Vec<(&'static str, &'static str, &'static str, f64)> {
         ("bookchat_database_bytes", "gauge", "Size of the database file.", f.database.bytes as f64),
         ("bookchat_database_wal_bytes", "gauge", "Size of the write-ahead log.", f.database.wal_bytes as f64),
     ];
+    if let Some(tls) = &f.tls {
+        all.push(("bookchat_tls_certificate_expiry_timestamp_seconds", "gauge", "When the served TLS certificate expires (0: none yet).", timestamp(tls.certificate_expires_at.as_deref())));
+    }
     if let Some(p) = &f.process {
         all.extend([
             ("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.resident_bytes as f64),

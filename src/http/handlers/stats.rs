@@ -16,6 +16,7 @@ use crate::metrics::Snapshot;
 use crate::process::{self, ProcessStats};
 use crate::state::AppState;
 use crate::sync::SyncStatus;
+use crate::tls::Certs;
 
 #[derive(Debug, Serialize)]
 pub struct Figures {
@@ -29,6 +30,8 @@ pub struct Figures {
     pub backups: BackupStatus,
     pub process: Option<ProcessStats>,
     pub database: DatabaseSize,
+    /// `None` when the server speaks plain HTTP.
+    pub tls: Option<TlsStatus>,
     /// Kept for `/metrics`, which renders the whole histogram.
     #[serde(skip)]
     pub snapshot: Snapshot,
@@ -57,6 +60,15 @@ pub struct Connections {
     pub shed: u64,
     /// Open `/api/events` streams (each also an open connection).
     pub event_streams: u64,
+}
+
+/// The served certificate: when it expires, so a renewal that keeps failing is seen
+/// before browsers refuse the site.
+#[derive(Debug, Serialize)]
+pub struct TlsStatus {
+    /// RFC 3339; `None` while there is no certificate yet (ACME's first order).
+    pub certificate_expires_at: Option<String>,
+    pub certificate_days_left: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,8 +126,22 @@ pub async fn gather(state: &AppState) -> Result<Figures, ApiError> {
         backups: state.backups.status(),
         process: process::current(),
         database: DatabaseSize { bytes, wal_bytes },
+        tls: state.certs.as_deref().map(tls_status),
         snapshot,
     })
+}
+
+fn tls_status(certs: &Certs) -> TlsStatus {
+    let expires = certs.expires().map(chrono::DateTime::<chrono::Utc>::from);
+    let days_left = expires.map(|at| {
+        let seconds = (at - chrono::Utc::now()).num_seconds() as f64;
+        (seconds / 864.0).round() / 100.0
+    });
+    TlsStatus {
+        certificate_expires_at: expires
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        certificate_days_left: days_left,
+    }
 }
 
 fn round3(x: f64) -> f64 {

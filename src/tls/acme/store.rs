@@ -13,7 +13,6 @@ use std::time::SystemTime;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
-use x509_cert::der::Decode;
 
 use crate::tls::certs;
 
@@ -97,12 +96,7 @@ pub fn parse(chain: &str, key: &str) -> Result<Issued, String> {
         .collect::<Result<_, _>>()
         .map_err(|err| format!("not a PEM certificate chain: {err}"))?;
     let leaf = chain.first().ok_or("no certificate in the chain")?;
-    let not_after = x509_cert::Certificate::from_der(leaf.as_ref())
-        .map_err(|err| format!("unreadable certificate: {err}"))?
-        .tbs_certificate
-        .validity
-        .not_after
-        .to_system_time();
+    let not_after = certs::expiry(leaf)?;
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|err| format!("not a PEM private key: {err}"))?;
     let key = Arc::new(certs::certified(chain, &key)?);
