@@ -113,7 +113,7 @@ fn plain(f: &Figures) -> Vec<(&'static str, &'static str, &'static str, f64)> {
         ("bookchat_backup_last_verified", "gauge", "1 when the latest automatic backup attempt was verified.", flag(b.last_verified == Some(true))),
         ("bookchat_backups_made_total", "counter", "Verified automatic backups made by this process.", b.made as f64),
         ("bookchat_backups_failed_total", "counter", "Automatic backups that failed or did not verify.", b.failed as f64),
-        ("bookchat_database_bytes", "gauge", "Size of the database file.", f.database.bytes as f64),
+        ("bookchat_database_bytes", "gauge", "Size of the database: the SQLite file, or the PostgreSQL database.", f.database.bytes as f64),
         ("bookchat_database_wal_bytes", "gauge", "Size of the write-ahead log.", f.database.wal_bytes as f64),
     ];
     if let Some(tls) = &f.tls {
