@@ -57,7 +57,9 @@ fn git_commit(manifest_dir: &Path) -> Option<String> {
 /// Reruns this script when HEAD moves: a checkout rewrites HEAD, a commit rewrites the
 /// branch's ref. `--git-path` finds both in a worktree too, whose `.git` is a file and
 /// whose refs live in the main repository's git directory. A path that does not exist
-/// would make cargo rerun on every build, so only existing ones are named.
+/// would make cargo rerun on every build, so only existing ones are named; a branch whose
+/// ref is packed (after `git gc`) has no file of its own until the next commit writes one,
+/// so then its folder is watched, which that commit changes.
 fn watch_head(manifest_dir: &Path) {
     let mut paths = vec!["HEAD".to_string(), "packed-refs".to_string()];
     if let Some(branch) = git(manifest_dir, &["symbolic-ref", "-q", "HEAD"]) {
@@ -68,8 +70,13 @@ fn watch_head(manifest_dir: &Path) {
             continue;
         };
         let found = manifest_dir.join(found);
-        if found.exists() {
-            println!("cargo:rerun-if-changed={}", found.display());
+        let watched = if found.exists() {
+            Some(found.as_path())
+        } else {
+            found.parent().filter(|folder| folder.is_dir())
+        };
+        if let Some(watched) = watched {
+            println!("cargo:rerun-if-changed={}", watched.display());
         }
     }
 }

@@ -38,6 +38,14 @@ mod fake_github;
 )]
 mod support;
 
+/// The suite's HTTP client, which `support` re-exports.
+#[path = "../../tests/it/client.rs"]
+#[allow(
+    dead_code,
+    reason = "the bench talks to the server through its own state"
+)]
+mod client;
+
 mod harness;
 mod import;
 mod report;

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::CertificateDer;
 
 use crate::binary::{spawn_server, Running};
+use crate::client::{free_port, request, Reply};
 use crate::https::Https;
 use crate::pebble::Pebble;
-use crate::support::{free_port, request, Reply};
 
 /// Challtestsrv answers every name with 127.0.0.1, so any name will do.
 const DOMAIN: &str = "chat.bookchat.test";

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::client::{raw, raw_status, request};
 use crate::stores::per_store;
-use crate::support::{raw, raw_status, request};
 
 fn ids(reply: &Value) -> Vec<i64> {
     reply["messages"]

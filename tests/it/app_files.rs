@@ -5,8 +5,9 @@
 
 use serde_json::Value;
 
+use crate::client::{request, Reply};
 use crate::screenshots::png_size;
-use crate::support::{request, Reply, TestServer};
+use crate::support::TestServer;
 
 const APP_FILES: [(&str, &str); 2] = [
     ("/manifest.webmanifest", "application/manifest+json"),

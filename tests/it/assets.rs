@@ -1,6 +1,7 @@
 //! The embedded frontend: types, ETags, 304s, and that no path reaches anything else.
 
-use crate::support::{raw, raw_status, request, TestServer};
+use crate::client::{raw, raw_status, request};
+use crate::support::TestServer;
 
 #[tokio::test]
 async fn index_is_html_with_no_inline_script_or_style() {

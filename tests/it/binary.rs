@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::request;
+use crate::client::request;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bookchat");
 /// Variables that would leak the developer's own settings into these tests.

@@ -128,7 +128,7 @@ async fn post_conversation(server: &TestServer, bearer: Option<&str>) {
             headers.push(("authorization", auth));
         }
         let reply =
-            crate::support::request(server.addr, "POST", "/api/messages", &headers, body).await;
+            crate::client::request(server.addr, "POST", "/api/messages", &headers, body).await;
         assert_eq!(reply.status, 201, "{}", reply.text());
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::browser::wait_shown;
-use crate::support::{request, Reply, TestServer};
+use crate::client::{request, Reply};
+use crate::support::TestServer;
 use crate::webdriver::{Driver, Session, ENTER};
 
 pub(crate) const CODE: &str = "book-club-members";

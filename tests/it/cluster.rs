@@ -113,7 +113,7 @@ async fn write_until(node: std::net::SocketAddr, writer: usize, stop: Arc<Atomic
         n += 1;
         let body = serde_json::json!({ "content": format!("w{writer} m{n}") }).to_string();
         let headers = [("content-type", "application/json")];
-        let reply = crate::support::request(node, "POST", "/api/messages", &headers, body).await;
+        let reply = crate::client::request(node, "POST", "/api/messages", &headers, body).await;
         assert_eq!(reply.status, 201, "{}", reply.text());
         acked.push(reply.json()["id"].as_i64().unwrap());
     }

@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::binary::{spawn_server, Running};
+use crate::client::request;
 use crate::fake_github::FakeGitHub;
 use crate::pg;
-use crate::support::{eventually, request};
+use crate::support::eventually;
 
 fn node(dir: &std::path::Path, url: &str, fake: &FakeGitHub) -> Running {
     spawn_server(dir, |command| {

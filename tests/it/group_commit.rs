@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use crate::client::request;
 use crate::stores::per_store;
-use crate::support::{request, TestServer};
+use crate::support::TestServer;
 
 async fn post_concurrently(
     server: &TestServer,

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{raw, raw_status, TestServer};
+use crate::client::{raw, raw_status};
+use crate::support::TestServer;
 
 /// Reads until the server closes the connection (`Ok`) or `within` passes (`Err`).
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> Result<Vec<u8>, ()> {
@@ -143,17 +144,17 @@ async fn past_the_connection_cap_clients_get_a_polite_503() {
 async fn oversized_heads_get_431_and_long_targets_414_as_json() {
     let server = TestServer::start().await;
     let long_target = format!("/api/messages?x={}", "a".repeat(9 * 1024));
-    let too_long = crate::support::request(server.addr, "GET", &long_target, &[], "").await;
+    let too_long = crate::client::request(server.addr, "GET", &long_target, &[], "").await;
     too_long.assert_error(414);
 
     let names: Vec<String> = (0..70).map(|i| format!("x-extra-{i}")).collect();
     let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
-    let reply = crate::support::request(server.addr, "GET", "/api/health", &many, "").await;
+    let reply = crate::client::request(server.addr, "GET", "/api/health", &many, "").await;
     assert!(reply.assert_error(431).contains("header"));
 
     let big = "b".repeat(20 * 1024);
     let reply =
-        crate::support::request(server.addr, "GET", "/api/health", &[("x-big", &big)], "").await;
+        crate::client::request(server.addr, "GET", "/api/health", &[("x-big", &big)], "").await;
     reply.assert_error(431);
 
     // Beyond what hyper will buffer at all: still a 4xx, never a 5xx or a crash.
@@ -289,7 +290,7 @@ fn generated_bodies_and_queries_never_get_a_5xx() {
     let query = "[a-z=&0-9%+.-]{0,40}";
     proptest!(config, |(body in json_ish, query in query)| {
         runtime.block_on(async {
-            let posted = crate::support::request(
+            let posted = crate::client::request(
                 addr, "POST", "/api/messages",
                 &[("content-type", "application/json")], body,
             ).await;
@@ -297,7 +298,7 @@ fn generated_bodies_and_queries_never_get_a_5xx() {
             if posted.status != 201 {
                 posted.assert_error(posted.status);
             }
-            let listed = crate::support::request(
+            let listed = crate::client::request(
                 addr, "GET", &format!("/api/messages?{query}"), &[], "",
             ).await;
             prop_assert!(listed.status == 200 || listed.status == 400, "{query}: {}", listed.status);

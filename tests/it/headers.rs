@@ -1,6 +1,7 @@
 //! Security headers on every response, production HSTS, and CORS.
 
-use crate::support::{request, Reply, TestServer};
+use crate::client::{request, Reply};
+use crate::support::TestServer;
 
 fn assert_secure(reply: &Reply, what: &str) {
     let csp = reply

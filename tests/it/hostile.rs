@@ -11,8 +11,9 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::client::{raw_status, request_from};
 use crate::stores::per_store;
-use crate::support::{eventually, raw_status, request_from, TestServer};
+use crate::support::{eventually, TestServer};
 
 const HOME: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const SECOND: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -227,7 +228,7 @@ async fn flood_until_dropped(server: &TestServer) {
                 let (addr, body) = (server.addr, body.clone());
                 let json = [("content-type", "application/json")];
                 tokio::spawn(async move {
-                    crate::support::request(addr, "POST", "/api/messages", &json, body).await
+                    crate::client::request(addr, "POST", "/api/messages", &json, body).await
                 })
             })
             .collect();

@@ -15,7 +15,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
-use crate::support::{exchange, Reply};
+use crate::client::{exchange, Reply};
 
 /// A certificate authority of the test's own.
 pub struct TestCa {

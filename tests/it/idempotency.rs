@@ -5,8 +5,9 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
+use crate::client::{raw, raw_status, request_from, Reply};
 use crate::stores::per_store;
-use crate::support::{raw, raw_status, request_from, Reply, TestServer};
+use crate::support::TestServer;
 
 const LOCAL: [u8; 4] = [127, 0, 0, 1];
 
@@ -70,7 +71,7 @@ async fn send_together(server: &TestServer, bodies: &[String]) -> Vec<Reply> {
                     ("content-type", "application/json"),
                     ("idempotency-key", "parallel-1"),
                 ];
-                crate::support::request(addr, "POST", "/api/messages", &headers, body).await
+                crate::client::request(addr, "POST", "/api/messages", &headers, body).await
             })
         })
         .collect();

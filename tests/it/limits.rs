@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use bookchat::cli::ServeArgs;
 
+use crate::client::{request, request_from, Reply};
 use crate::stores::per_store;
-use crate::support::{request, request_from, Reply, TestServer};
+use crate::support::TestServer;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 const BODY: &str = r#"{"content": "rate me"}"#;

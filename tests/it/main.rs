@@ -19,6 +19,7 @@ mod browser_notice;
 mod browser_reading;
 mod browser_sync;
 mod ci;
+mod client;
 mod cluster;
 mod cluster_sync;
 mod counters;

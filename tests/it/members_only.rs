@@ -7,9 +7,10 @@ use std::path::Path;
 use bookchat::auth::{Role, Session, Sessions, LIFETIME_SECS};
 use bookchat::secret::Secret;
 
+use crate::client::{request, request_from, Reply};
 use crate::moderation::TOKEN;
 use crate::stores::{per_store, StoreKind};
-use crate::support::{request, request_from, Reply, TestServer};
+use crate::support::TestServer;
 
 const CODE: &str = "open sesame";
 const JSON: (&str, &str) = ("content-type", "application/json");

@@ -8,10 +8,11 @@ use bookchat::cli::ServeArgs;
 use bookchat::secret::Secret;
 use serde_json::Value;
 
+use crate::client::{request, Reply};
 use crate::events::{EventStream, Sse};
 use crate::fake_github::FakeGitHub;
 use crate::stores::per_store;
-use crate::support::{eventually, request, Reply, TestServer};
+use crate::support::{eventually, TestServer};
 use crate::sync::message_path;
 
 pub const TOKEN: &str = "moderator-token-for-tests-0123";

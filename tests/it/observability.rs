@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::binary::spawn_server;
+use crate::client::request;
 use crate::stores::per_store;
-use crate::support::{request, TestServer};
+use crate::support::TestServer;
 
 per_store! {
     async fn stats_move_as_requests_are_made(store) {

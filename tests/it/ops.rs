@@ -10,7 +10,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::binary::{run, spawn_server, Running};
-use crate::support::request;
+use crate::client::request;
 
 /// A server on `dir/bookchat-data` that takes as many POSTs as a test sends.
 pub fn server(dir: &Path) -> Running {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 use crate::binary::{bookchat, spawn_server};
+use crate::client::request;
 use crate::ops::{cli, data, parse_backup_line, refusal, server, stdout};
-use crate::support::request;
 
 fn stats_json(dir: &Path) -> serde_json::Value {
     let out = cli(dir, &["stats", "--json"]);

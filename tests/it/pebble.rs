@@ -17,8 +17,8 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
+use crate::client::free_port;
 use crate::https::{Https, TestCa};
-use crate::support::free_port;
 
 const PEBBLE: &str = "/usr/bin/pebble";
 const CHALLTESTSRV: &str = "/usr/bin/pebble-challtestsrv";

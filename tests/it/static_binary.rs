@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::binary::{bookchat, bookchat_at, spawn};
-use crate::support::request;
+use crate::client::request;
 
 const VAR: &str = "BOOKCHAT_TEST_STATIC_BINARY";
 

@@ -119,7 +119,7 @@ per_store! {
                 let addr = server.addr;
                 tokio::spawn(async move {
                     let body = serde_json::json!({ "content": format!("burst {i}") }).to_string();
-                    crate::support::request(
+                    crate::client::request(
                         addr,
                         "POST",
                         "/api/messages",

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use crate::binary::spawn_server;
+use crate::client::request;
 use crate::fake_github::FakeGitHub;
-use crate::support::{eventually, request};
+use crate::support::eventually;
 
 fn with_fake(fake: &FakeGitHub) -> impl FnOnce(&mut std::process::Command) + '_ {
     move |command| {

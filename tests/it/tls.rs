@@ -10,8 +10,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::binary::{run, spawn_server, Running};
+use crate::client::{free_port, raw, raw_status, request};
 use crate::https::{replace, Https, TestCa};
-use crate::support::{eventually, free_port, raw, raw_status, request, TestServer};
+use crate::support::{eventually, TestServer};
 
 const CODE: &str = "members-only-code";
 

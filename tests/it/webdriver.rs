@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::request;
+use crate::client::request;
 
 /// The key WebDriver uses for element references in JSON.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";

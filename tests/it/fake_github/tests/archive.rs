@@ -9,7 +9,7 @@ use tar::{Archive, EntryType};
 
 use super::super::FakeGitHub;
 use super::{api, assert_github_error};
-use crate::support::{request, Reply};
+use crate::client::{request, Reply};
 
 /// One archive entry: path, type, mode and bytes (for the pax header, its `comment`).
 type Item = (String, EntryType, u32, Vec<u8>);

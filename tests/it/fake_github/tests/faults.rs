@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::super::{lock, FakeGitHub, Fault};
 use super::{api, assert_github_error, put_file, repo_path, try_put};
-use crate::support::request;
+use crate::client::request;
 
 #[tokio::test]
 async fn credentials_repository_and_route_are_checked_like_github() {

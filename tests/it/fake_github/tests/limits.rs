@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::super::git::blob_id;
 use super::super::{FakeGitHub, Fault, WriteLimits};
 use super::{api, assert_github_error, put_file, repo_path};
-use crate::support::{request, Reply};
+use crate::client::{request, Reply};
 
 const SECONDARY: &str =
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
 use super::FakeGitHub;
-use crate::support::{request, Reply};
+use crate::client::{request, Reply};
 
 /// `printf 'hello\n' | git hash-object --stdin`
 const HELLO_BLOB: &str = "ce013625030ba8dba906f756967f9e9ca394464a";
@@ -49,7 +49,7 @@ async fn put_file(fake: &FakeGitHub, path: &str, bytes: &[u8], sha: Option<&str>
     api(fake, "PUT", &format!("contents/{path}"), body).await
 }
 
-/// Like `support::request`, but a connection closed without an answer is an `Err`.
+/// Like `client::request`, but a connection closed without an answer is an `Err`.
 async fn try_put(fake: &FakeGitHub, path: &str, bytes: &[u8]) -> Result<u16, hyper::Error> {
     let stream = TcpStream::connect(fake.addr()).await.expect("connect");
     let (mut sender, connection) =
