@@ -54,7 +54,7 @@ impl Https {
         let certs = Arc::new(Certs::default());
         let (reload, acme) = match &settings.source {
             CertSource::Files { cert, key } => {
-                certs.set(Arc::new(certs::load_files(cert, key).map_err(Error::Tls)?));
+                certs.set(certs::load_files(cert, key).map_err(Error::Tls)?);
                 let reload = Reload {
                     certs: Arc::clone(&certs),
                     cert: cert.clone(),

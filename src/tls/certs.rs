@@ -17,38 +17,43 @@ use x509_cert::der::Decode;
 /// The ALPN protocol of the ACME TLS-ALPN-01 challenge (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
+/// A certificate ready to serve, and when its leaf expires (for ACME's renewal, and for
+/// `/api/stats` and `/metrics`).
+#[derive(Clone)]
+pub struct Served {
+    pub key: Arc<CertifiedKey>,
+    pub not_after: SystemTime,
+}
+
 /// Shared by every handshake and by whoever renews: a handshake takes the certificate of
 /// the moment, so a swap never touches connections already open.
 #[derive(Default)]
 pub struct Certs {
-    /// The served certificate, and when its leaf expires (for `/api/stats` and `/metrics`).
-    current: RwLock<Option<(Arc<CertifiedKey>, Option<SystemTime>)>>,
+    current: RwLock<Option<Served>>,
     /// The domain being validated and its challenge certificate, while an order is open.
     challenge: RwLock<Option<(String, Arc<CertifiedKey>)>>,
 }
 
 impl Certs {
     /// The served certificate from now on, for new handshakes.
-    pub fn set(&self, key: Arc<CertifiedKey>) {
-        let expires = key.cert.first().and_then(|leaf| expiry(leaf).ok());
+    pub fn set(&self, served: Served) {
         *self
             .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((key, expires));
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(served);
     }
 
     /// The certificate served so far, if any.
     pub fn current(&self) -> Option<Arc<CertifiedKey>> {
-        self.served().map(|(key, _)| key)
+        self.served().map(|served| served.key)
     }
 
-    /// When the served certificate expires: `None` without one (or when its date cannot be
-    /// read, which rustls would have refused to serve anyway).
+    /// When the served certificate expires: `None` without one.
     pub fn expires(&self) -> Option<SystemTime> {
-        self.served().and_then(|(_, expires)| expires)
+        self.served().map(|served| served.not_after)
     }
 
-    fn served(&self) -> Option<(Arc<CertifiedKey>, Option<SystemTime>)> {
+    fn served(&self) -> Option<Served> {
         self.current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -103,7 +108,7 @@ impl ResolvesServerCert for Certs {
 
 /// Reads a PEM certificate chain and its private key, and checks that they belong
 /// together. The error is one line naming the setting and the file.
-pub fn load_files(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+pub fn load_files(cert: &Path, key: &Path) -> Result<Served, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|err| pem_error("BOOKCHAT_TLS_CERT", cert, &err))?
         .collect::<Result<_, _>>()
@@ -130,26 +135,35 @@ pub fn load_files(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     })
 }
 
-/// A chain and its key as rustls serves them, refused when the key is of a kind rustls
-/// cannot sign with or is not the certificate's.
+/// A chain and its key as rustls serves them, with the leaf's expiry; refused when the key
+/// is of a kind rustls cannot sign with or is not the certificate's.
 pub fn certified(
     chain: Vec<CertificateDer<'static>>,
     key: &PrivateKeyDer<'_>,
-) -> Result<CertifiedKey, String> {
+) -> Result<Served, String> {
     let signer = any_supported_type(key).map_err(|err| format!("unusable private key: {err}"))?;
     let certified = CertifiedKey::new(chain, signer);
     match certified.keys_match() {
         // As `CertifiedKey::from_der`: a key that cannot tell its public half is not wrong.
-        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(certified),
+        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
         Err(rustls::Error::InconsistentKeys(_)) => {
-            Err("the private key does not belong to the certificate".to_string())
+            return Err("the private key does not belong to the certificate".to_string())
         }
-        Err(err) => Err(format!("unusable certificate: {err}")),
+        Err(err) => return Err(format!("unusable certificate: {err}")),
     }
+    let leaf = certified
+        .cert
+        .first()
+        .ok_or("no certificate in the chain")?;
+    let not_after = expiry(leaf)?;
+    Ok(Served {
+        key: Arc::new(certified),
+        not_after,
+    })
 }
 
 /// The `notAfter` of a certificate.
-pub fn expiry(cert: &CertificateDer<'_>) -> Result<SystemTime, String> {
+fn expiry(cert: &CertificateDer<'_>) -> Result<SystemTime, String> {
     let parsed = x509_cert::Certificate::from_der(cert.as_ref())
         .map_err(|err| format!("unreadable certificate: {err}"))?;
     Ok(parsed.tbs_certificate.validity.not_after.to_system_time())

@@ -19,7 +19,7 @@ impl Reload {
     pub fn run(&self) -> bool {
         match load_files(&self.cert, &self.key) {
             Ok(key) => {
-                self.certs.set(Arc::new(key));
+                self.certs.set(key);
                 log::info!(
                     "re-read the TLS certificate from {} after SIGHUP",
                     self.cert.display()

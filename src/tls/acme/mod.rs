@@ -27,8 +27,6 @@ pub struct Acme {
     ca: Ca,
     certs: Arc<Certs>,
     schedule: Schedule,
-    /// When the certificate being served expires, if one is.
-    serving_until: Option<SystemTime>,
 }
 
 impl Acme {
@@ -58,16 +56,15 @@ impl Acme {
                 None
             }
         };
-        let serving_until = stored.as_ref().map(|s| s.not_after);
-        let schedule = Schedule::at_start(serving_until, now);
+        let schedule = Schedule::at_start(stored.as_ref().map(|s| s.not_after), now);
         if let Some(stored) = stored {
-            certs.set(stored.key);
             log::info!(
                 "serving the stored certificate for {}, valid until {}; renewing from {}",
                 settings.domain,
                 when(stored.not_after),
                 when(schedule.next)
             );
+            certs.set(stored);
         }
         let ca = Ca {
             settings: settings.clone(),
@@ -78,7 +75,6 @@ impl Acme {
             ca,
             certs,
             schedule,
-            serving_until,
         })
     }
 
@@ -89,10 +85,7 @@ impl Acme {
                 tokio::time::sleep(nap).await;
             }
             self.schedule = match self.attempt().await {
-                Ok(not_after) => {
-                    self.serving_until = Some(not_after);
-                    Schedule::obtained(not_after)
-                }
+                Ok(not_after) => Schedule::obtained(not_after),
                 Err(failure) => {
                     let schedule = self.schedule.failed(SystemTime::now());
                     self.log_failure(&failure, schedule.next);
@@ -122,12 +115,13 @@ impl Acme {
             store.save_certificate(&obtained.chain, &obtained.key)
         })
         .await;
-        self.certs.set(issued.key);
-        let renew = schedule::renew_from(issued.not_after);
+        let not_after = issued.not_after;
+        self.certs.set(issued);
+        let renew = schedule::renew_from(not_after);
         log::info!(
             "obtained a certificate for {}, valid until {}; renewing from {}",
             settings.domain,
-            when(issued.not_after),
+            when(not_after),
             when(renew)
         );
         match saved {
@@ -140,11 +134,11 @@ impl Acme {
             ),
             Err(err) => log::error!("saving the certificate failed: {err}"),
         }
-        Ok(issued.not_after)
+        Ok(not_after)
     }
 
     fn log_failure(&self, failure: &Failure, retry: SystemTime) {
-        let serving = match self.serving_until {
+        let serving = match self.certs.expires() {
             Some(until) => format!(
                 "the server keeps serving its current certificate, valid until {}",
                 when(until)

@@ -7,27 +7,17 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::SystemTime;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::sign::CertifiedKey;
 
-use crate::tls::certs;
+use crate::tls::certs::{self, Served};
 
 /// The files of one domain at one CA.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
     domain: String,
-}
-
-/// A certificate ready to serve, and when it expires.
-#[derive(Clone)]
-pub struct Issued {
-    pub key: Arc<CertifiedKey>,
-    pub not_after: SystemTime,
 }
 
 impl Store {
@@ -69,7 +59,7 @@ impl Store {
     }
 
     /// The stored certificate, `None` when there is none, or why it cannot serve.
-    pub fn certificate(&self) -> Result<Option<Issued>, String> {
+    pub fn certificate(&self) -> Result<Option<Served>, String> {
         let read = |path: &Path| {
             read_if_there(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
         };
@@ -91,16 +81,16 @@ impl Store {
 }
 
 /// Reads a PEM chain and key into a certificate rustls serves, with the leaf's expiry.
-pub fn parse(chain: &str, key: &str) -> Result<Issued, String> {
+pub fn parse(chain: &str, key: &str) -> Result<Served, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|err| format!("not a PEM certificate chain: {err}"))?;
-    let leaf = chain.first().ok_or("no certificate in the chain")?;
-    let not_after = certs::expiry(leaf)?;
+    if chain.is_empty() {
+        return Err("no certificate in the chain".into());
+    }
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|err| format!("not a PEM private key: {err}"))?;
-    let key = Arc::new(certs::certified(chain, &key)?);
-    Ok(Issued { key, not_after })
+    certs::certified(chain, &key)
 }
 
 /// `acme-v02.api.letsencrypt.org` for Let's Encrypt, `127.0.0.1_14000` for a local test CA:
@@ -173,7 +163,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     /// A self-signed certificate for `domain` valid for `days` more days, as PEM.
     fn self_signed(domain: &str, days: i64) -> (String, String) {
