@@ -6,12 +6,12 @@
 //! Without the two binaries the ACME tests skip with one notice, except under `CI=true`,
 //! where they fail: CI must run them (`.ci/run` installs `pebble`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
@@ -28,21 +28,13 @@ const READY_WITHIN: Duration = Duration::from_secs(20);
 /// `true` when Pebble is installed; otherwise one notice per process (or a panic under
 /// `CI=true`).
 pub fn available() -> bool {
-    static SKIP_NOTICE: Once = Once::new();
     if Path::new(PEBBLE).is_file() && Path::new(CHALLTESTSRV).is_file() {
         return true;
     }
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !in_ci,
-        "CI must run the ACME tests: install Debian's pebble ({PEBBLE}, {CHALLTESTSRV})"
+    crate::ci::skip(
+        "ACME tests",
+        &format!("install Debian's pebble ({PEBBLE}, {CHALLTESTSRV}): apt-get install pebble"),
     );
-    SKIP_NOTICE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipping ACME tests: {PEBBLE} is missing (apt-get install pebble)"
-        );
-    });
     false
 }
 

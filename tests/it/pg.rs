@@ -5,10 +5,8 @@
 //! `restart`, `stop`, `start` or `status`. Without the URL the PostgreSQL tests skip with one
 //! message, except under `CI=true`, where they fail: CI must run them.
 
-use std::io::Write;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Once;
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
@@ -22,20 +20,13 @@ const PREFIX: &str = "bookchat_it_";
 /// The superuser URL of the test cluster, or `None` (with one notice per process) when
 /// there is none. Panics under `CI=true` instead of skipping.
 pub fn admin_url() -> Option<String> {
-    static SKIP_NOTICE: Once = Once::new();
     if let Some(url) = std::env::var(URL_VAR).ok().filter(|url| !url.is_empty()) {
         return Some(url);
     }
-    let in_ci = crate::ci::in_ci();
-    assert!(!in_ci, "CI must provide PostgreSQL: {URL_VAR} is unset");
-    // Straight to the process's stderr, past the test harness's capture, so that a plain
-    // `cargo test` shows it once rather than never.
-    SKIP_NOTICE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipping PostgreSQL tests: set {URL_VAR} (source .ci/postgres.sh)"
-        );
-    });
+    crate::ci::skip(
+        "PostgreSQL tests",
+        &format!("set {URL_VAR} (source .ci/postgres.sh)"),
+    );
     None
 }
 

@@ -1,7 +1,7 @@
 //! A minimal W3C WebDriver client for chromedriver: the few commands the browser tests use,
 //! as JSON over the same HTTP client as the other tests.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,10 +57,7 @@ impl Driver {
             );
             return None;
         };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = crate::client::free_port();
         let process = Command::new(path)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
